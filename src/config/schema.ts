@@ -1,0 +1,182 @@
+/**
+ * The one schema of certrender's native config. HCL and JSON front doors both produce
+ * a raw object that this schema validates; types are inferred from it, and
+ * schema/certrender.schema.json is generated from it (scripts/gen-schema.mjs).
+ *
+ * Durations are strings ("30s", "5m", "17520h") in the file and milliseconds after
+ * parsing. Modes (`perms`) are numbers, or strings read in base 8 ("0600").
+ */
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+const duration = z
+  .union([z.string(), z.number()])
+  .transform((v, ctx) => {
+    if (typeof v === 'number') {
+      if (v >= 0) return v * 1000; // a bare number is seconds, as in consul-template
+      ctx.addIssue({ code: 'custom', message: `not a duration: ${v} (must not be negative)` });
+      return z.NEVER;
+    }
+    const ms = parseDuration(v);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `not a duration: "${v}" (use e.g. "30s", "5m", "17520h")` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const fileMode = z.union([z.number().int(), z.string()]).transform((v, ctx) => {
+  if (typeof v === 'number') {
+    if (v < 0 || v > 0o7777) {
+      ctx.addIssue({ code: 'custom', message: `file mode out of range: ${v}` });
+      return z.NEVER;
+    }
+    return v;
+  }
+  if (!/^0?[0-7]{3,4}$/.test(v)) {
+    ctx.addIssue({ code: 'custom', message: `not an octal file mode: "${v}" (use e.g. "0600")` });
+    return z.NEVER;
+  }
+  return parseInt(v, 8);
+});
+
+const fraction = z.number().gt(0).lt(1);
+
+export const retrySchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    attempts: z.number().int().min(0).default(12),
+    backoff: duration.default(250),
+    max_backoff: duration.default(60_000),
+  })
+  .strict();
+
+export const sslSchema = z
+  .object({
+    enabled: z.boolean().optional(),
+    verify: z.boolean().optional(),
+    cert: z.string().optional(),
+    key: z.string().optional(),
+    ca_cert: z.string().optional(),
+    ca_path: z.string().optional(),
+    server_name: z.string().optional(),
+  })
+  .strict();
+
+export const vaultSchema = z
+  .object({
+    address: z.string().optional(),
+    namespace: z.string().optional(),
+    token: z.string().optional(),
+    /** File holding the token; re-read at every cycle. consul-template: vault_agent_token_file. */
+    token_file: z.string().optional(),
+    vault_agent_token_file: z.string().optional(),
+    renew_token: z.boolean().optional(),
+    ca_cert: z.string().optional(),
+    ca_path: z.string().optional(),
+    client_cert: z.string().optional(),
+    client_key: z.string().optional(),
+    tls_server_name: z.string().optional(),
+    tls_skip_verify: z.boolean().optional(),
+    ssl: sslSchema.optional(),
+    retry: retrySchema.optional(),
+    /** Per-request timeout. */
+    timeout: duration.default(30_000),
+  })
+  .strict();
+
+export const keyTypeSchema = z.enum(['rsa-2048', 'rsa-3072', 'rsa-4096', 'ec-p256', 'ec-p384', 'ed25519']);
+
+export const localCaSchema = z
+  .object({
+    /** Common name of the CA the local backend creates on first use. */
+    common_name: z.string().default('certrender local CA'),
+    /** Key type of issued leaves when the request does not say (key_type/key_bits). */
+    key_type: keyTypeSchema.default('ec-p256'),
+    /** Key type of the CA itself. */
+    ca_key_type: keyTypeSchema.default('ec-p256'),
+    ttl: duration.default(30 * 24 * 3600_000),
+    max_ttl: duration.default(365 * 24 * 3600_000),
+    ca_ttl: duration.default(10 * 365 * 24 * 3600_000),
+  })
+  .strict();
+
+export const renewSchema = z
+  .object({
+    /** Fraction of the lifetime after which a certificate is renewed. */
+    fraction: fraction.default(2 / 3),
+    /** Largest random jitter, as a fraction of the lifetime, drawn once at issuance (earlier, never later). */
+    jitter: z.number().min(0).lt(0.5).default(0.05),
+  })
+  .strict();
+
+export const templateSchema = z
+  .object({
+    source: z.string().optional(),
+    contents: z.string().optional(),
+    destination: z.string().min(1),
+    /** "nunjucks" or "go"; default: nunjucks for *.njk sources and inline contents, go otherwise. */
+    engine: z.enum(['nunjucks', 'go']).optional(),
+    create_dest_dirs: z.boolean().default(true),
+    perms: fileMode.optional(),
+    user: z.union([z.string(), z.number().int()]).optional(),
+    group: z.union([z.string(), z.number().int()]).optional(),
+    backup: z.boolean().default(false),
+    error_on_missing_key: z.boolean().default(false),
+    left_delimiter: z.string().min(1).optional(),
+    right_delimiter: z.string().min(1).optional(),
+    /** Kept for the hooks issue; parsed and validated now. */
+    command: z.union([z.string(), z.array(z.string())]).optional(),
+    command_timeout: duration.optional(),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    const n = (t.source !== undefined ? 1 : 0) + (t.contents !== undefined ? 1 : 0);
+    if (n !== 1) ctx.addIssue({ code: 'custom', message: 'exactly one of "source" or "contents" is required' });
+  });
+
+export const atomicDirSchema = z
+  .object({
+    /** Directory switched as a whole by one rename of a symlink (Kubernetes AtomicWriter layout). */
+    path: z.string().min(1),
+    /** How many previous generations to keep beside the live one. */
+    keep: z.number().int().min(0).max(20).default(1),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    state_dir: z.string().optional(),
+    trust_anchor: z.string().optional(),
+    vault: vaultSchema.optional(),
+    local_ca: localCaSchema.optional(),
+    renew: renewSchema.optional(),
+    /** consul-template compat: used instead of renew.fraction only where a config sets it. */
+    lease_renewal_threshold: fraction.optional(),
+    /** Upper bound on concurrent backend requests during a cycle. */
+    max_concurrency: z.number().int().min(1).max(64).default(4),
+    /** How often reads (not issuances) are re-fetched by the daemon. */
+    static_secret_render_interval: duration.default(5 * 60_000),
+    log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),
+    atomic_dir: z.array(atomicDirSchema).default([]),
+    template: z.array(templateSchema).default([]),
+  })
+  .strict();
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
+export type TemplateConfig = z.output<typeof templateSchema>;
+export type VaultConfig = z.output<typeof vaultSchema>;
+export type LocalCaConfig = z.output<typeof localCaSchema>;
+export type KeyType = z.output<typeof keyTypeSchema>;
+
+/** A loaded config: the validated object plus where it came from. */
+export interface LoadedConfig {
+  config: Config;
+  /** Absolute paths of the files that made it, in load order. */
+  files: string[];
+  /** Directory relative paths resolve against (the working directory, as in consul-template). */
+  baseDir: string;
+  /** Non-fatal findings (e.g. local_ca with VAULT_* set). */
+  warnings: string[];
+}

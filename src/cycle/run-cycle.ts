@@ -1,0 +1,603 @@
+/**
+ * One render cycle, the spine of certrender (DESIGN.md "One render cycle"):
+ *  1. snapshot the outputs on disk;
+ *  2. discover every Vault call by rendering with a recording stub;
+ *  3. decide per issuance: reuse (with reason) or issue;
+ *  4. fetch: reads first, then issuances, bounded concurrency;
+ *  5. render for real from the fetched data;
+ *  6. plan groups against the snapshot;
+ *  7. validate every changed group (issuances were validated when fetched);
+ *  8. swap each group atomically;
+ *  9. (hooks: a later stage plugs in here, fed by the report's changed groups);
+ * 10. report.
+ * `plan` is the same cycle with mode "plan": no write endpoint is called, nothing is
+ * written, the state directory is not created.
+ */
+import { dirname, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { CertrenderError } from '../errors.js';
+import type { LoadedConfig, TemplateConfig } from '../config/schema.js';
+import type { Backend } from '../issuer/backend.js';
+import { errorFields, type Logger } from '../observe/logger.js';
+import { engineFor, loadEngine, type CompiledTemplate, type EngineName, type TemplateEngine } from '../template/engine.js';
+import { createRuntime } from '../template/runtime.js';
+import { callId, issuanceTarget, requestedNames, shortHash, type VaultCall } from '../template/vault-call.js';
+import type { VaultResponse } from '../template/vault-response.js';
+import { createIssuanceStore, slotFor, type IssuanceRecord, type IssuanceStore } from '../state/issuance-store.js';
+import { decideIssuance, drawRenewAt, type IssuanceReason } from '../pki/renewal.js';
+import { publicKeyFingerprints } from '../pki/fingerprint.js';
+import { isPemLike } from '../pki/pem.js';
+import { planGroups, type DesiredOutput, type OnDisk, type PlannedGroup } from '../plan/plan-groups.js';
+import { resolveOwner } from '../fs/owner.js';
+import { snapshotFiles } from '../fs/snapshot.js';
+
+export type CycleMode = 'apply' | 'plan';
+
+export interface CycleOptions {
+  loaded: LoadedConfig;
+  mode: CycleMode;
+  stateDir: string;
+  logger: Logger;
+  now: () => Date;
+  random: () => number;
+  /** Destinations (absolute) whose issuances are re-issued regardless; "all" for every one. */
+  forceRenew: string[];
+  env: NodeJS.ProcessEnv;
+  /** Injected backend (tests); otherwise chosen by the config. */
+  backend?: Backend;
+  /** Test hook: called at named points of the swap (see src/fs/swap-group.ts). */
+  pause?: (point: string) => Promise<void>;
+  /** Keep rendered contents in the report (plan's `--contents`, consul-template's -dry). */
+  collectContents?: boolean;
+}
+
+export interface IssuanceReport {
+  id: string;
+  path: string;
+  destinations: string[];
+  action: 'reuse' | 'issue' | 'would_issue' | 'rejected' | 'failed';
+  reason: IssuanceReason | string;
+  serial?: string;
+  notAfter?: string;
+  renewAt?: string;
+  problems?: string[];
+}
+
+export interface FileReport {
+  destination: string;
+  template: string;
+  group: string;
+  action: 'create' | 'update' | 'mode' | 'owner' | 'unchanged' | 'unknown' | 'rejected' | 'failed';
+  mode?: string;
+  reason?: string;
+}
+
+export interface GroupReport {
+  id: string;
+  destinations: string[];
+  status: 'written' | 'would_write' | 'unchanged' | 'unknown' | 'rejected' | 'failed';
+  problems: string[];
+}
+
+export interface CycleReport {
+  mode: CycleMode;
+  ok: boolean;
+  stateDir: string;
+  backend?: 'vault' | 'local';
+  issuances: IssuanceReport[];
+  calls: { kind: 'read' | 'write'; path: string; status: 'fetched' | 'would_call' | 'failed'; error?: string }[];
+  files: FileReport[];
+  groups: GroupReport[];
+  warnings: string[];
+  requests: { reads: number; writes: number; errors: number };
+  nextRenewal?: string;
+  durationMs: number;
+  /** Rendered contents by destination, only with collectContents. May hold secrets: print only through scrubSecrets. */
+  contents?: Map<string, string>;
+}
+
+interface Prepared {
+  index: number;
+  name: string;
+  destination: string;
+  config: TemplateConfig;
+  compiled?: CompiledTemplate;
+  error?: string;
+  uid?: number;
+  gid?: number;
+}
+
+type Blocked = { status: 'unknown' | 'failed' | 'rejected'; reason: string };
+
+const MAX_DISCOVERY_PASSES = 5;
+
+async function prepareTemplates(loaded: LoadedConfig): Promise<Prepared[]> {
+  const engines = new Map<EngineName, TemplateEngine>();
+  const out: Prepared[] = [];
+  for (const [index, t] of loaded.config.template.entries()) {
+    const destination = resolve(loaded.baseDir, t.destination);
+    const name = t.source !== undefined ? resolve(loaded.baseDir, t.source) : `template.${index} (contents)`;
+    const p: Prepared = { index, name, destination, config: t };
+    try {
+      p.uid = resolveOwner('user', t.user, `template.${index}`);
+      p.gid = resolveOwner('group', t.group, `template.${index}`);
+      let text: string;
+      if (t.source !== undefined) {
+        try {
+          text = readFileSync(name, 'utf8');
+        } catch (e) {
+          throw new CertrenderError('CR_TEMPLATE_READ', `template.${index}: cannot read source ${name}: ${(e as NodeJS.ErrnoException).code}`, {
+            hint: 'check the template block\'s "source" path (relative paths resolve against the working directory)',
+            cause: e,
+          });
+        }
+      } else {
+        text = t.contents!;
+      }
+      const engineName = engineFor(t);
+      let engine = engines.get(engineName);
+      if (!engine) engines.set(engineName, (engine = await loadEngine(engineName)));
+      p.compiled = engine.compile({
+        text,
+        name,
+        leftDelimiter: t.left_delimiter,
+        rightDelimiter: t.right_delimiter,
+        errorOnMissingKey: t.error_on_missing_key,
+      });
+    } catch (e) {
+      if (!(e instanceof CertrenderError)) throw e;
+      p.error = e.message + (e.hint ? ` (${e.hint})` : '');
+    }
+    out.push(p);
+  }
+  return out;
+}
+
+/** Run `fn` over items with at most `limit` in flight. */
+async function boundedAll<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  });
+  await Promise.all(workers);
+}
+
+const PKI_CA_READ = /^(.+?)\/cert\/(ca|ca_chain)$/;
+
+export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
+  const started = Date.now();
+  const { loaded, mode, logger } = opts;
+  const config = loaded.config;
+  const apply = mode === 'apply';
+  const now = opts.now();
+  const store: IssuanceStore = createIssuanceStore(opts.stateDir);
+  const report: CycleReport = {
+    mode,
+    ok: true,
+    stateDir: opts.stateDir,
+    issuances: [],
+    calls: [],
+    files: [],
+    groups: [],
+    warnings: [...loaded.warnings],
+    requests: { reads: 0, writes: 0, errors: 0 },
+    durationMs: 0,
+  };
+  for (const w of loaded.warnings) logger.warn('config_warning', { message: w });
+
+  if (apply) {
+    const { recoverJournals } = await import('../fs/swap-group.js');
+    const rec = await recoverJournals({ journalDir: resolve(opts.stateDir, 'journal'), log: (event, fields) => logger.warn(event, fields as Record<string, unknown>) });
+    if (rec.rolledForward.length || rec.rolledBack.length) logger.warn('journal_recovered', { ...rec });
+  }
+
+  const templates = await prepareTemplates(loaded);
+  for (const t of templates) if (t.error) logger.error('template_invalid', { template: t.name, destination: t.destination, message: t.error });
+
+  // -- backend, created on first use: a config whose templates call nothing needs no Vault.
+  let backend: Backend | undefined = opts.backend;
+  const getBackend = async (): Promise<Backend> => {
+    if (backend) return backend;
+    if (config.local_ca) {
+      const { createLocalCaBackend } = await import('../issuer/local-ca-backend.js');
+      backend = createLocalCaBackend({ stateDir: opts.stateDir, config: config.local_ca, readOnly: !apply, now: opts.now });
+    } else {
+      const { resolveVaultSettings } = await import('../vault/vault-settings.js');
+      const { createVaultBackend } = await import('../vault/vault-backend.js');
+      backend = createVaultBackend({ settings: resolveVaultSettings({ vault: config.vault, env: opts.env, baseDir: loaded.baseDir }), logger });
+    }
+    return backend;
+  };
+
+  // -- trust anchors: the trust_anchor file, else the mount's CA pinned at its first issuance.
+  let trustAnchor: string | undefined;
+  if (config.trust_anchor) {
+    const path = resolve(loaded.baseDir, config.trust_anchor);
+    try {
+      trustAnchor = readFileSync(path, 'utf8');
+    } catch (e) {
+      throw new CertrenderError('CR_CONFIG_READ', `trust_anchor ${path}: ${(e as NodeJS.ErrnoException).code}`, {
+        hint: 'trust_anchor must name a readable PEM file of the CA certificates to trust',
+        cause: e,
+      });
+    }
+    if (publicKeyFingerprints(trustAnchor).length === 0) {
+      throw new CertrenderError('CR_CONFIG_INVALID', `trust_anchor ${path} holds no parseable CERTIFICATE`, { hint: 'point it at the CA certificate (PEM)' });
+    }
+  }
+  const anchorsFor = (mount: string): string | undefined => trustAnchor ?? store.getAnchor(mount);
+  const pinning = new Map<string, Promise<string>>();
+  const ensureAnchor = (mount: string): Promise<string> => {
+    const known = anchorsFor(mount);
+    if (known) return Promise.resolve(known);
+    let p = pinning.get(mount);
+    if (!p) {
+      p = (async () => {
+        const r = await (await getBackend()).read(`${mount}/cert/ca`);
+        const pem = String(r.data?.certificate ?? '');
+        if (publicKeyFingerprints(pem).length === 0) {
+          throw new CertrenderError('CR_VAULT_RESPONSE', `${mount}/cert/ca returned no CA certificate to pin`, {
+            hint: 'does the PKI mount have a root or intermediate issuer? Or set trust_anchor in the config',
+            details: { path: `${mount}/cert/ca` },
+          });
+        }
+        store.pinAnchor(mount, pem);
+        logger.info('anchor_pinned', { mount, fingerprints: publicKeyFingerprints(pem) });
+        return pem;
+      })();
+      pinning.set(mount, p);
+    }
+    return p;
+  };
+
+  const force = (destinations: string[]) => opts.forceRenew.includes('all') || destinations.some((d) => opts.forceRenew.includes(d));
+  const renewFraction = config.lease_renewal_threshold ?? config.renew?.fraction ?? 2 / 3;
+  const renewJitter = config.renew?.jitter ?? 0.05;
+
+  // -- discovery and fetch, until a render pass makes no unknown call.
+  const responses = new Map<string, VaultResponse>();
+  const blockedCalls = new Map<string, Blocked>();
+  const callsOf = new Map<number, Map<string, VaultCall>>();
+  const rendered = new Map<number, { content?: string; error?: string }>();
+  const issuanceRecords = new Map<string, IssuanceRecord>();
+
+  const fetchOne = async (call: VaultCall, destinations: string[]): Promise<void> => {
+    const id = callId(call);
+    const target = issuanceTarget(call);
+    try {
+      if (!target) {
+        if (call.kind === 'write' && !apply) {
+          blockedCalls.set(id, { status: 'unknown', reason: `would call write ${call.path}` });
+          report.calls.push({ kind: call.kind, path: call.path, status: 'would_call' });
+          return;
+        }
+        const b = await getBackend();
+        responses.set(id, call.kind === 'read' ? await b.read(call.path) : await b.write(call.path, call.params));
+        report.calls.push({ kind: call.kind, path: call.path, status: 'fetched' });
+        return;
+      }
+      await fetchIssuance(call, target.mount, destinations);
+    } catch (e) {
+      if (!(e instanceof CertrenderError)) throw e;
+      const reason = e.message;
+      blockedCalls.set(id, { status: apply ? 'failed' : 'unknown', reason });
+      if (target) report.issuances.push({ id: shortHash(id), path: call.path, destinations, action: 'failed', reason });
+      else report.calls.push({ kind: call.kind, path: call.path, status: 'failed', error: reason });
+      logger.error(target ? 'issuance_failed' : 'vault_call_failed', { path: call.path, destinations, error: errorFields(e) });
+    }
+  };
+
+  const fetchIssuance = async (call: VaultCall, mount: string, destinations: string[]): Promise<void> => {
+    const id = callId(call);
+    const slot = slotFor(call.path, destinations);
+    const requestHash = shortHash(id, 32);
+    const stored = store.get(slot);
+    const anchor = anchorsFor(mount);
+    const decision = decideIssuance({
+      stored: stored && {
+        requestHash: stored.requestHash,
+        notBefore: new Date(stored.notBefore),
+        notAfter: new Date(stored.notAfter),
+        renewAt: new Date(stored.renewAt),
+        issuerPublicKeyFingerprint256: stored.issuerPublicKeyFingerprint256,
+        valid: true,
+      },
+      requestHash,
+      anchorPublicKeyFingerprints: anchor ? publicKeyFingerprints(anchor) : [],
+      now,
+      force: force(destinations),
+    });
+    const base = { id: shortHash(id), path: call.path, destinations };
+    if (decision.action === 'reuse' && stored) {
+      responses.set(id, stored.response);
+      issuanceRecords.set(id, stored);
+      report.issuances.push({ ...base, action: 'reuse', reason: 'reused', serial: stored.serial, notAfter: stored.notAfter, renewAt: stored.renewAt });
+      logger.info('issuance_reused', { path: call.path, destinations, serial: stored.serial, renew_at: stored.renewAt });
+      return;
+    }
+    if (!apply) {
+      blockedCalls.set(id, { status: 'unknown', reason: `would issue (${decision.reason})` });
+      report.issuances.push({ ...base, action: 'would_issue', reason: decision.reason });
+      return;
+    }
+    const anchors = await ensureAnchor(mount);
+    const b = await getBackend();
+    const resp = await b.write(call.path, call.params);
+    const d = resp?.data;
+    if (!d || typeof d.certificate !== 'string') {
+      throw new CertrenderError('CR_VAULT_RESPONSE', `${call.path} answered without data.certificate`, { details: { path: call.path } });
+    }
+    const chain = [...(Array.isArray(d.ca_chain) ? d.ca_chain : d.ca_chain ? [d.ca_chain] : []), ...(d.issuing_ca ? [d.issuing_ca] : [])].map(String);
+    const { validateIssuance } = await import('../pki/validate.js');
+    const result = validateIssuance({
+      certificate: d.certificate,
+      privateKey: typeof d.private_key === 'string' ? d.private_key : undefined,
+      chain,
+      anchors: [anchors],
+      request: requestedNames(call.params),
+      now: opts.now(),
+    });
+    for (const w of [...result.warnings, ...(resp.warnings ?? []).map((m) => ({ rule: 'vault_warning', message: m }))]) {
+      logger.warn('issuance_warning', { path: call.path, destinations, rule: w.rule, message: w.message });
+      report.warnings.push(`${call.path}: ${w.message}`);
+    }
+    if (!result.ok) {
+      const problems = result.problems.map((p) => `${p.rule}: ${p.message}`);
+      blockedCalls.set(id, { status: 'rejected', reason: `issuance from ${call.path} failed validation: ${problems.join('; ')}` });
+      report.issuances.push({ ...base, action: 'rejected', reason: decision.reason, problems });
+      logger.error('issuance_rejected', { path: call.path, destinations, rules: result.problems.map((p) => p.rule), problems });
+      return;
+    }
+    const leaf = result.leaf;
+    const renewAt = drawRenewAt({ notBefore: leaf.notBefore, notAfter: leaf.notAfter, fraction: renewFraction, jitter: renewJitter, random: opts.random });
+    const record: IssuanceRecord = {
+      version: 1,
+      slot,
+      path: call.path,
+      destinations,
+      requestHash,
+      issuedAt: opts.now().toISOString(),
+      notBefore: leaf.notBefore.toISOString(),
+      notAfter: leaf.notAfter.toISOString(),
+      renewAt: renewAt.toISOString(),
+      serial: leaf.serial,
+      subject: leaf.subject,
+      issuer: leaf.issuer,
+      leafFingerprint256: leaf.fingerprint256,
+      issuerPublicKeyFingerprint256: result.chain[result.chain.length - 1].publicKeyFingerprint256,
+      reason: decision.reason,
+      response: resp,
+    };
+    store.put(record);
+    responses.set(id, resp);
+    issuanceRecords.set(id, record);
+    report.issuances.push({ ...base, action: 'issue', reason: decision.reason, serial: record.serial, notAfter: record.notAfter, renewAt: record.renewAt });
+    logger.info('issuance_issued', { path: call.path, destinations, reason: decision.reason, serial: record.serial, not_after: record.notAfter, renew_at: record.renewAt });
+  };
+
+  for (let pass = 0; ; pass++) {
+    const unknown = new Map<string, { call: VaultCall; destinations: Set<string> }>();
+    for (const t of templates) {
+      if (!t.compiled) continue;
+      const calls = new Map<string, VaultCall>();
+      const runtime = createRuntime({
+        resolver: { lookup: (c) => responses.get(callId(c)) },
+        onCall: (c, known) => {
+          const id = callId(c);
+          calls.set(id, c);
+          if (!known && !blockedCalls.has(id)) {
+            const u = unknown.get(id) ?? { call: c, destinations: new Set<string>() };
+            u.destinations.add(t.destination);
+            unknown.set(id, u);
+          }
+        },
+        baseDir: loaded.baseDir,
+        env: opts.env,
+      });
+      callsOf.set(t.index, calls);
+      try {
+        rendered.set(t.index, { content: t.compiled.render(runtime) });
+      } catch (e) {
+        if (!(e instanceof CertrenderError)) throw e;
+        rendered.set(t.index, { error: e.message + (e.hint ? ` (${e.hint})` : '') });
+      }
+    }
+    if (unknown.size === 0) break;
+    if (pass >= MAX_DISCOVERY_PASSES) {
+      for (const [id, u] of unknown) blockedCalls.set(id, { status: 'failed', reason: `call ${u.call.path} still unresolved after ${MAX_DISCOVERY_PASSES} passes` });
+      continue;
+    }
+    // Reads first, then issuances and other writes.
+    const all = [...unknown.values()].map((u) => ({ call: u.call, destinations: [...u.destinations].sort() }));
+    const reads = all.filter((u) => u.call.kind === 'read');
+    const writes = all.filter((u) => u.call.kind === 'write');
+    await boundedAll(reads, config.max_concurrency, (u) => fetchOne(u.call, u.destinations));
+    await boundedAll(writes, config.max_concurrency, (u) => fetchOne(u.call, u.destinations));
+  }
+
+  // -- desired outputs
+  const outputs: DesiredOutput[] = templates.map((t) => {
+    const calls = [...(callsOf.get(t.index)?.entries() ?? [])];
+    const issuances = calls.filter(([, c]) => issuanceTarget(c)).map(([id]) => id);
+    const base = { index: t.index, name: t.name, destination: t.destination, issuances, perms: t.config.perms, uid: t.uid, gid: t.gid, backup: t.config.backup, createDirs: t.config.create_dest_dirs };
+    if (t.error) return { ...base, blocked: { status: 'failed', reason: t.error } };
+    const blockedBy = calls.map(([id]) => blockedCalls.get(id)).find((b) => b !== undefined);
+    if (blockedBy) return { ...base, blocked: blockedBy };
+    const r = rendered.get(t.index)!;
+    if (r.error !== undefined) return { ...base, blocked: { status: 'failed', reason: r.error } };
+    return { ...base, content: r.content };
+  });
+
+  const snaps = await snapshotFiles(outputs.map((o) => o.destination));
+  const disk = new Map<string, OnDisk>(snaps.map((s) => [s.path, s]));
+  const groups = planGroups({ outputs, disk });
+
+  // -- validate the files that would change (unchanged bytes were validated when written)
+  const anchorsOfTemplate = (index: number): string[] => {
+    const mounts = new Set<string>();
+    for (const c of callsOf.get(index)?.values() ?? []) {
+      const m = issuanceTarget(c)?.mount ?? (c.kind === 'read' ? PKI_CA_READ.exec(c.path)?.[1] : undefined);
+      if (m) mounts.add(m);
+    }
+    const list = [...mounts].map(anchorsFor).filter((a): a is string => a !== undefined);
+    return trustAnchor ? [trustAnchor] : list;
+  };
+  const rejected = new Map<string, string[]>();
+  for (const g of groups) {
+    if (g.status !== 'changed') continue;
+    const problems: string[] = [];
+    for (const o of g.outputs) {
+      if (o.change !== 'create' && o.change !== 'update') continue;
+      const text = o.content!.toString('utf8');
+      if (!isPemLike(text)) continue;
+      const problem = await checkRenderedFile({ text, anchors: anchorsOfTemplate(o.index), now: opts.now() });
+      if (problem === 'not_pem') {
+        const msg = `${o.name} -> ${o.destination}: content has PEM markers but does not parse as PEM; written as consul-template would`;
+        report.warnings.push(msg);
+        logger.warn('file_not_pem', { template: o.name, destination: o.destination });
+      } else if (problem) {
+        problems.push(`${o.name} -> ${o.destination}: ${problem}`);
+      }
+    }
+    if (problems.length) rejected.set(g.id, problems);
+  }
+
+  // -- swap
+  const journalDir = resolve(opts.stateDir, 'journal');
+  const atomicDirs = new Map(config.atomic_dir.map((a) => [resolve(loaded.baseDir, a.path), a]));
+  const dirBatches = new Map<string, { groups: PlannedGroup[] }>();
+  const results = new Map<string, GroupReport['status']>();
+  const groupProblems = new Map<string, string[]>();
+  for (const g of groups) {
+    const dests = g.outputs.map((o) => o.destination);
+    if (g.status === 'blocked') {
+      const st = g.outputs.map((o) => outputs[o.index].blocked?.status).find((s) => s !== undefined) ?? 'failed';
+      results.set(g.id, st === 'unknown' ? 'unknown' : st === 'rejected' ? 'rejected' : 'failed');
+      groupProblems.set(g.id, g.problems);
+      continue;
+    }
+    if (rejected.has(g.id)) {
+      results.set(g.id, 'rejected');
+      groupProblems.set(g.id, rejected.get(g.id)!);
+      continue;
+    }
+    if (g.status === 'unchanged') {
+      results.set(g.id, 'unchanged');
+      continue;
+    }
+    if (!apply) {
+      results.set(g.id, 'would_write');
+      continue;
+    }
+    const inAtomic = dests.map((d) => dirname(d)).find((d) => atomicDirs.has(d));
+    if (inAtomic) {
+      const batch = dirBatches.get(inAtomic) ?? { groups: [] };
+      batch.groups.push(g);
+      dirBatches.set(inAtomic, batch);
+      continue;
+    }
+    try {
+      const changed = g.outputs.filter((o) => o.change !== 'none');
+      await swapFiles({ groupId: g.id, outputs: changed, journalDir, pause: opts.pause });
+      results.set(g.id, 'written');
+    } catch (e) {
+      if (!(e instanceof CertrenderError)) throw e;
+      results.set(g.id, 'failed');
+      groupProblems.set(g.id, [e.message]);
+    }
+  }
+  for (const [dir, batch] of dirBatches) {
+    const { swapAtomicDir } = await import('../fs/swap-group.js');
+    const files = batch.groups.flatMap((g) => g.outputs.filter((o) => dirname(o.destination) === dir && o.change !== 'none'));
+    const outside = batch.groups.flatMap((g) => g.outputs.filter((o) => dirname(o.destination) !== dir && o.change !== 'none'));
+    try {
+      await swapAtomicDir({
+        dir,
+        keep: atomicDirs.get(dir)!.keep,
+        journalDir,
+        pause: opts.pause,
+        files: files.map((o) => ({ name: o.destination.slice(dir.length + 1), content: o.content!, mode: o.mode!, uid: o.uid, gid: o.gid })),
+      });
+      for (const g of batch.groups) {
+        const rest = outside.filter((o) => g.outputs.includes(o));
+        if (rest.length) await swapFiles({ groupId: g.id, outputs: rest, journalDir, pause: opts.pause });
+        results.set(g.id, 'written');
+      }
+    } catch (e) {
+      if (!(e instanceof CertrenderError)) throw e;
+      for (const g of batch.groups) {
+        results.set(g.id, 'failed');
+        groupProblems.set(g.id, [e.message]);
+      }
+    }
+  }
+
+  // -- report
+  for (const g of groups) {
+    const status = results.get(g.id)!;
+    const problems = groupProblems.get(g.id) ?? [];
+    const destinations = g.outputs.map((o) => o.destination);
+    report.groups.push({ id: g.id, destinations, status, problems });
+    for (const o of g.outputs) {
+      const blocked = outputs[o.index].blocked;
+      let action: FileReport['action'];
+      if (status === 'unknown' || status === 'rejected' || status === 'failed') action = status;
+      else action = o.change === 'none' || o.change === 'blocked' ? 'unchanged' : o.change;
+      report.files.push({
+        destination: o.destination,
+        template: o.name,
+        group: g.id,
+        action,
+        mode: o.mode !== undefined ? `0${o.mode.toString(8)}` : undefined,
+        reason: blocked?.reason ?? (problems.length ? problems.join('; ') : undefined),
+      });
+    }
+    const event = { written: 'group_written', would_write: 'group_would_write', unchanged: 'group_unchanged', unknown: 'group_unknown', rejected: 'group_rejected', failed: 'group_failed' }[status];
+    const fields = { group: g.id, destinations, files: g.outputs.filter((o) => o.change !== 'none').map((o) => o.destination), problems: problems.length ? problems : undefined };
+    if (status === 'rejected' || status === 'failed') logger.error(event, fields);
+    else logger.info(event, fields);
+    if (status === 'rejected' || status === 'failed') report.ok = false;
+  }
+  if (opts.collectContents) {
+    report.contents = new Map(outputs.filter((o) => o.content !== undefined).map((o) => [o.destination, o.content!]));
+  }
+  const renewals = [...issuanceRecords.values()].map((r) => r.renewAt).sort();
+  report.nextRenewal = renewals[0];
+  report.backend = backend?.kind;
+  report.requests = backend?.stats() ?? report.requests;
+  report.durationMs = Date.now() - started;
+  logger.info('cycle_done', {
+    mode,
+    ok: report.ok,
+    issued: report.issuances.filter((i) => i.action === 'issue').length,
+    reused: report.issuances.filter((i) => i.action === 'reuse').length,
+    written: report.groups.filter((g) => g.status === 'written').length,
+    rejected: report.groups.filter((g) => g.status === 'rejected').length,
+    failed: report.groups.filter((g) => g.status === 'failed').length,
+    next_renewal: report.nextRenewal,
+    duration_ms: report.durationMs,
+  });
+  return report;
+}
+
+async function swapFiles(opts: { groupId: string; outputs: PlannedGroup['outputs']; journalDir: string; pause?: (p: string) => Promise<void> }) {
+  const { swapGroup } = await import('../fs/swap-group.js');
+  await swapGroup({
+    groupId: opts.groupId,
+    journalDir: opts.journalDir,
+    pause: opts.pause,
+    files: opts.outputs.map((o) => ({ path: o.destination, content: o.content!, mode: o.mode!, uid: o.uid, gid: o.gid, backup: o.backup, createDirs: o.createDirs })),
+  });
+}
+
+/** A rendered file that looks like PEM: undefined when fine, 'not_pem' when it does not parse (written anyway, as consul-template would), else the problem. */
+async function checkRenderedFile(opts: { text: string; anchors: string[]; now: Date }): Promise<string | undefined | 'not_pem'> {
+  const { validateCertificateFile } = await import('../pki/validate.js');
+  const r = validateCertificateFile({ content: opts.text, anchors: opts.anchors, now: opts.now });
+  if (r.kind === 'not_pem') return 'not_pem';
+  if (r.kind === 'key_only') return r.ok ? undefined : r.problems.map((p) => `${p.rule}: ${p.message}`).join('; ');
+  if (r.result.ok) return undefined;
+  // With no anchor known (a file fed by nothing from a PKI mount), only parsing is checked.
+  const problems = opts.anchors.length ? r.result.problems : r.result.problems.filter((p) => !['chain_incomplete', 'untrusted_anchor'].includes(p.rule));
+  return problems.length ? problems.map((p) => `${p.rule}: ${p.message}`).join('; ') : undefined;
+}

@@ -1,0 +1,85 @@
+/**
+ * pino JSON lines on stderr, each with a snake_case `event`. stdout is for command
+ * output only. Secrets never reach a log line: known secret keys are redacted, and
+ * any string value that carries a PEM private key block or a Vault token is masked.
+ */
+import { pino, type Logger as PinoLogger } from 'pino';
+
+export type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+
+export interface Logger {
+  debug(event: string, fields?: Record<string, unknown>): void;
+  info(event: string, fields?: Record<string, unknown>): void;
+  warn(event: string, fields?: Record<string, unknown>): void;
+  error(event: string, fields?: Record<string, unknown>): void;
+  setLevel(level: Level): void;
+}
+
+const SECRET_KEYS = ['token', 'client_token', 'private_key', 'privateKey', 'secret_id', 'password', 'key_pem', 'keyPem'];
+
+const PRIVATE_KEY_RE = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g;
+const TOKEN_RE = /\b(hvs|hvb|hvr|s|b|r)\.[A-Za-z0-9_-]{20,}\b/g;
+
+/** Mask private key blocks and Vault-looking tokens inside free text. */
+export function scrubSecrets(text: string): string {
+  return text.replace(PRIVATE_KEY_RE, '[REDACTED PRIVATE KEY]').replace(TOKEN_RE, '[REDACTED TOKEN]');
+}
+
+function scrubValue(v: unknown, depth = 0): unknown {
+  if (typeof v === 'string') return scrubSecrets(v);
+  if (depth > 6 || v === null || typeof v !== 'object') return v;
+  if (v instanceof Error) return scrubValue(errorFields(v), depth + 1);
+  if (Array.isArray(v)) return v.map((x) => scrubValue(x, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) out[k] = SECRET_KEYS.includes(k) ? '[REDACTED]' : scrubValue(x, depth + 1);
+  return out;
+}
+
+/** A log-safe view of an error: code, message, hint, details; never the raw cause object. */
+export function errorFields(e: unknown): Record<string, unknown> {
+  if (e instanceof Error) {
+    const anyE = e as Error & { code?: unknown; hint?: unknown; details?: unknown };
+    return {
+      code: anyE.code,
+      message: scrubSecrets(e.message),
+      hint: anyE.hint,
+      details: anyE.details,
+      cause: e.cause instanceof Error ? scrubSecrets(e.cause.message) : undefined,
+    };
+  }
+  return { message: scrubSecrets(String(e)) };
+}
+
+export function createLogger(opts: { level?: Level; destination?: NodeJS.WritableStream | number } = {}): Logger {
+  const p: PinoLogger = pino(
+    {
+      level: opts.level ?? 'info',
+      base: { pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    typeof opts.destination === 'object' ? opts.destination : pino.destination({ fd: opts.destination ?? 2, sync: true }),
+  );
+  const emit = (lvl: 'debug' | 'info' | 'warn' | 'error') => (event: string, fields: Record<string, unknown> = {}) => {
+    if (!p.isLevelEnabled(lvl)) return;
+    p[lvl]({ event, ...(scrubValue(fields) as object) });
+  };
+  return {
+    debug: emit('debug'),
+    info: emit('info'),
+    warn: emit('warn'),
+    error: emit('error'),
+    setLevel: (level) => {
+      p.level = level;
+    },
+  };
+}
+
+/** A logger that drops everything (for pure callers and tests that do not look). */
+export const silentLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  setLevel() {},
+};

@@ -1,0 +1,23 @@
+/**
+ * Fingerprints with node:crypto only (no @peculiar/x509 on the steady-state path):
+ * uppercase hex bytes joined by colons, the format of validate.ts' LeafInfo.
+ */
+import { createHash, X509Certificate } from 'node:crypto';
+import { parsePemBlocks } from './pem.js';
+
+const colonHex = (buf: Buffer) => createHash('sha256').update(buf).digest('hex').toUpperCase().match(/.{2}/g)!.join(':');
+
+/** SHA-256 of the SubjectPublicKeyInfo of every certificate in a PEM text. Unparseable blocks are skipped. */
+export function publicKeyFingerprints(pemText: string): string[] {
+  const parsed = parsePemBlocks(pemText);
+  if (!parsed.ok) return [];
+  return parsed.blocks
+    .filter((b) => b.label === 'CERTIFICATE')
+    .flatMap((b) => {
+      try {
+        return [colonHex(new X509Certificate(b.der).publicKey.export({ type: 'spki', format: 'der' }))];
+      } catch {
+        return [];
+      }
+    });
+}

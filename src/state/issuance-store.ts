@@ -1,0 +1,77 @@
+/**
+ * Issuances persisted in the state directory, one JSON file each (mode 0600: it holds
+ * the private key needed to re-render without a new issuance), and the trust anchor
+ * pinned per mount at its first issuance.
+ *
+ * An issuance is keyed by its slot: the PKI path plus the destinations of the templates
+ * that consume it. The slot survives a change of the request (a new SAN), so the
+ * decision can say `request_changed` rather than `missing`.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { shortHash } from '../template/vault-call.js';
+import type { VaultResponse } from '../template/vault-response.js';
+import { readJsonIfExists, writeFileAtomicSync } from './state-dir.js';
+
+export interface IssuanceRecord {
+  version: 1;
+  slot: string;
+  /** Human-readable: PKI path and destinations (no secrets). */
+  path: string;
+  destinations: string[];
+  requestHash: string;
+  issuedAt: string;
+  notBefore: string;
+  notAfter: string;
+  renewAt: string;
+  serial: string;
+  subject: string;
+  issuer: string;
+  leafFingerprint256: string;
+  issuerPublicKeyFingerprint256: string;
+  reason: string;
+  response: VaultResponse;
+}
+
+export function slotFor(path: string, destinations: string[]): string {
+  return shortHash(`${path}\n${[...destinations].sort().join('\n')}`, 24);
+}
+
+export function createIssuanceStore(stateDir: string) {
+  const issuanceDir = join(stateDir, 'issuances');
+  const anchorDir = join(stateDir, 'anchors');
+  const anchorFile = (mount: string) => join(anchorDir, `${mount.replace(/[^A-Za-z0-9_.-]/g, '_')}-${shortHash(mount, 8)}.pem`);
+  return {
+    dir: stateDir,
+    get(slot: string): IssuanceRecord | undefined {
+      return readJsonIfExists<IssuanceRecord>(join(issuanceDir, `${slot}.json`));
+    },
+    put(record: IssuanceRecord): void {
+      writeFileAtomicSync(join(issuanceDir, `${record.slot}.json`), JSON.stringify(record, null, 1), 0o600);
+    },
+    list(): IssuanceRecord[] {
+      let names: string[];
+      try {
+        names = readdirSync(issuanceDir).filter((n) => n.endsWith('.json'));
+      } catch {
+        return [];
+      }
+      return names.sort().flatMap((n) => {
+        const r = readJsonIfExists<IssuanceRecord>(join(issuanceDir, n));
+        return r ? [r] : [];
+      });
+    },
+    getAnchor(mount: string): string | undefined {
+      try {
+        return readFileSync(anchorFile(mount), 'utf8');
+      } catch {
+        return undefined;
+      }
+    },
+    pinAnchor(mount: string, pem: string): void {
+      writeFileAtomicSync(anchorFile(mount), pem.trim() + '\n', 0o600);
+    },
+  };
+}
+
+export type IssuanceStore = ReturnType<typeof createIssuanceStore>;

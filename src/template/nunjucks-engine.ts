@@ -1,0 +1,73 @@
+/** The native engine: nunjucks, autoescape off, synchronous, custom delimiters. */
+import nunjucks from 'nunjucks';
+import { CertrenderError } from '../errors.js';
+import type { CompileOptions, CompiledTemplate, TemplateEngine } from './engine.js';
+import { LAST_ERROR, pureFunctions, type TemplateRuntime } from './runtime.js';
+
+function makeEnv(opts: CompileOptions): nunjucks.Environment {
+  const tags =
+    opts.leftDelimiter || opts.rightDelimiter
+      ? { variableStart: opts.leftDelimiter ?? '{{', variableEnd: opts.rightDelimiter ?? '}}' }
+      : undefined;
+  const env = new nunjucks.Environment([], { autoescape: false, throwOnUndefined: opts.errorOnMissingKey, tags });
+  for (const [name, fn] of Object.entries(pureFunctions)) env.addFilter(name, fn as (...a: any[]) => any);
+  return env;
+}
+
+/**
+ * nunjucks reports 1-based positions for its own errors, but 0-based ones for an
+ * error thrown inside the template (a function, a bad member call), which it wraps as
+ * "<Name>Error: message". Return 1-based positions either way.
+ */
+function position(msg: string): { line?: number; col?: number } {
+  const pos = /\[Line (\d+), Column (\d+)\]/.exec(msg);
+  if (!pos) return {};
+  const wrapped = /^\([^)]*\)\s*\[Line \d+, Column \d+\]\s*\w*Error: /.test(msg);
+  const shift = wrapped ? 1 : 0;
+  return { line: Number(pos[1]) + shift, col: Number(pos[2]) + shift };
+}
+
+/** nunjucks prefixes "(name) [Line L, Column C]" to its messages; pull the position out. */
+function templateError(code: 'CR_TEMPLATE_SYNTAX' | 'CR_TEMPLATE_RENDER', name: string, e: unknown): CertrenderError {
+  if (e instanceof CertrenderError) {
+    return new CertrenderError(e.code, `${name}: ${e.message}`, { hint: e.hint, cause: e.cause, details: { ...e.details, template: name } });
+  }
+  const msg = e instanceof Error ? e.message : String(e);
+  const { line, col } = position(msg);
+  const text = msg.replace(/^\([^)]*\)\s*/, '').replace(/\[Line \d+, Column \d+\]\s*/, '').replace(/\s+/g, ' ').trim();
+  const where = line !== undefined ? `${name}:${line}:${col}` : name;
+  return new CertrenderError(code, `${where}: ${text}`, {
+    hint: code === 'CR_TEMPLATE_SYNTAX' ? 'fix the template syntax (nunjucks)' : 'check the data the template reads',
+    details: { template: name, line, column: col },
+  });
+}
+
+export const nunjucksEngine: TemplateEngine = {
+  name: 'nunjucks',
+  compile(opts) {
+    const env = makeEnv(opts);
+    let tmpl: nunjucks.Template;
+    try {
+      tmpl = new nunjucks.Template(opts.text, env, opts.name, true);
+    } catch (e) {
+      throw templateError('CR_TEMPLATE_SYNTAX', opts.name, e);
+    }
+    const compiled: CompiledTemplate = {
+      render(runtime: TemplateRuntime) {
+        try {
+          return tmpl.render({ ...runtime });
+        } catch (e) {
+          // nunjucks wraps errors thrown by our functions; keep our code, add the position.
+          const inner = runtime[LAST_ERROR];
+          runtime[LAST_ERROR] = undefined;
+          if (inner instanceof CertrenderError) {
+            const { line, col } = position((e as Error).message ?? '');
+            throw templateError('CR_TEMPLATE_RENDER', line ? `${opts.name}:${line}:${col}` : opts.name, inner);
+          }
+          throw templateError('CR_TEMPLATE_RENDER', opts.name, e);
+        }
+      },
+    };
+    return compiled;
+  },
+};

@@ -1,0 +1,74 @@
+/**
+ * A Vault call made by a template, and its identity. consul-template's rules:
+ * `secret "path"` is a read; as soon as any argument follows it is a write; each
+ * argument splits on the first "=", key and value trimmed, values stay strings.
+ * Identical path + argument set (order does not matter) anywhere in the cycle is ONE
+ * request, shared by all templates. Pure.
+ */
+import { createHash } from 'node:crypto';
+import { CertrenderError } from '../errors.js';
+
+export interface VaultCall {
+  kind: 'read' | 'write';
+  path: string;
+  params: Record<string, string>;
+}
+
+/** Normalise a template's arguments into a call. Accepts "k=v" strings and plain objects. */
+export function makeCall(path: unknown, args: unknown[]): VaultCall {
+  if (typeof path !== 'string' || path.trim() === '') {
+    throw new CertrenderError('CR_TEMPLATE_FUNCTION', `secret/pkiCert needs a path string as first argument, got ${JSON.stringify(path)}`);
+  }
+  const params: Record<string, string> = {};
+  for (const a of args) {
+    if (a === undefined || a === null) continue;
+    if (typeof a === 'object' && !Array.isArray(a)) {
+      for (const [k, v] of Object.entries(a as Record<string, unknown>)) params[k.trim()] = String(v).trim();
+      continue;
+    }
+    const s = String(a);
+    const eq = s.indexOf('=');
+    if (eq < 0) {
+      throw new CertrenderError('CR_TEMPLATE_FUNCTION', `argument "${s}" to ${path} is not of the form key=value`);
+    }
+    params[s.slice(0, eq).trim()] = s.slice(eq + 1).trim();
+  }
+  const clean = path.trim().replace(/^\/+/, '').replace(/^v1\//, '');
+  return { kind: args.length > 0 ? 'write' : 'read', path: clean, params };
+}
+
+export function callId(call: VaultCall): string {
+  const keys = Object.keys(call.params).sort();
+  const sorted = keys.map((k) => [k, call.params[k]]);
+  return `${call.kind} ${call.path} ${JSON.stringify(sorted)}`;
+}
+
+export function shortHash(text: string, len = 16): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, len);
+}
+
+const ISSUE_RE = /^(.+?)\/(?:issuer\/[^/]+\/)?(issue|sign)\/([^/]+)$/;
+
+/** A write to <mount>/issue/<role>, <mount>/sign/<role> or <mount>/issuer/<ref>/{issue,sign}/<role>. */
+export function issuanceTarget(call: VaultCall): { mount: string; op: 'issue' | 'sign'; role: string } | undefined {
+  if (call.kind !== 'write') return undefined;
+  const m = ISSUE_RE.exec(call.path);
+  if (!m) return undefined;
+  return { mount: m[1], op: m[2] as 'issue' | 'sign', role: m[3] };
+}
+
+/** Names and IPs a PKI request asks for (for validation of the leaf). */
+export function requestedNames(params: Record<string, string>): {
+  commonName?: string;
+  altNames: string[];
+  ipSans: string[];
+  excludeCnFromSans: boolean;
+} {
+  const list = (v?: string) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []);
+  return {
+    commonName: params.common_name || undefined,
+    altNames: list(params.alt_names),
+    ipSans: list(params.ip_sans),
+    excludeCnFromSans: params.exclude_cn_from_sans === 'true',
+  };
+}

@@ -1,0 +1,135 @@
+/**
+ * The Vault/OpenBao backend over node-vault (HTTP transport only). Retries, backoff
+ * and token handling are ours: exponential backoff with full jitter on network errors,
+ * 5xx and 429; never on other 4xx (a 403 is not going to fix itself by retrying).
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { CertrenderError } from '../errors.js';
+import type { Backend } from '../issuer/backend.js';
+import type { Logger } from '../observe/logger.js';
+import type { VaultResponse } from '../template/vault-response.js';
+import type { VaultSettings } from './vault-settings.js';
+
+const require = createRequire(import.meta.url);
+
+interface NodeVaultClient {
+  request(o: { path: string; method: string; json?: unknown; headers?: Record<string, string> }): Promise<any>;
+}
+
+function readCaPath(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => /\.(pem|crt)$/i.test(f))
+    .sort()
+    .map((f) => readFileSync(join(dir, f), 'utf8'));
+}
+
+function readTlsFile(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new CertrenderError('CR_CONFIG_READ', `cannot read the Vault ${what} ${path}: ${(e as NodeJS.ErrnoException).code}`, {
+      hint: `check vault.${what} (or the matching VAULT_* variable)`,
+      cause: e,
+    });
+  }
+}
+
+/** Exponential backoff with full jitter: random in [0, min(max, base * 2^attempt)]. */
+export function backoffDelay(opts: { attempt: number; baseMs: number; maxMs: number; random: () => number }): number {
+  const cap = Math.min(opts.maxMs, opts.baseMs * 2 ** opts.attempt);
+  return Math.round(cap * opts.random());
+}
+
+function isRetryable(status: number | undefined): boolean {
+  return status === undefined || status >= 500 || status === 429;
+}
+
+export function createVaultBackend(opts: { settings: VaultSettings; logger: Logger; sleep?: (ms: number) => Promise<void> }): Backend {
+  const s = opts.settings;
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const agentOptions: Record<string, unknown> = { rejectUnauthorized: !s.tls.skipVerify };
+  const ca = [
+    ...(s.tls.caCert ? [readTlsFile(s.tls.caCert, 'ca_cert')] : []),
+    ...(s.tls.caPath ? readCaPath(s.tls.caPath) : []),
+  ];
+  if (ca.length) agentOptions.ca = ca;
+  if (s.tls.clientCert) agentOptions.cert = readTlsFile(s.tls.clientCert, 'client_cert');
+  if (s.tls.clientKey) agentOptions.key = readTlsFile(s.tls.clientKey, 'client_key');
+  if (s.tls.serverName) agentOptions.servername = s.tls.serverName;
+  const nodeVault = require('node-vault') as (o: object) => NodeVaultClient;
+  const client = nodeVault({
+    endpoint: s.address,
+    // node-vault reads VAULT_SKIP_VERIFY itself and treats any non-empty value as true:
+    // override it with the value we parsed.
+    rpDefaults: { strictSSL: !s.tls.skipVerify, timeout: s.timeoutMs },
+    requestOptions: { agentOptions },
+    namespace: s.namespace,
+  });
+  if (s.tls.skipVerify) opts.logger.warn('vault_tls_verify_disabled', { address: s.address });
+  const counts = { reads: 0, writes: 0, errors: 0 };
+
+  async function once(method: 'GET' | 'PUT', path: string, body?: Record<string, unknown>): Promise<VaultResponse> {
+    const token = s.token();
+    const headers: Record<string, string> = {};
+    if (token) headers['X-Vault-Token'] = token;
+    const res = await client.request({ path: `/${path}`, method, json: body, headers });
+    return res as VaultResponse;
+  }
+
+  async function call(method: 'GET' | 'PUT', path: string, body?: Record<string, unknown>): Promise<VaultResponse> {
+    for (let attempt = 0; ; attempt++) {
+      if (method === 'GET') counts.reads++;
+      else counts.writes++;
+      try {
+        const r = await once(method, path, body);
+        if (r === undefined || r === null || typeof r !== 'object') {
+          throw new CertrenderError('CR_VAULT_RESPONSE', `Vault returned an empty body for ${method} ${path}`, {
+            details: { path },
+          });
+        }
+        return r;
+      } catch (e) {
+        counts.errors++;
+        if (e instanceof CertrenderError) throw e;
+        const status: number | undefined = (e as any)?.response?.statusCode;
+        const netCode: string | undefined = (e as any)?.code;
+        const reason = status !== undefined ? `HTTP ${status}: ${(e as Error).message}` : `${netCode ?? 'network error'}: ${(e as Error).message}`;
+        if (isRetryable(status) && attempt < s.retry.attempts) {
+          const delay = backoffDelay({ attempt, baseMs: s.retry.backoffMs, maxMs: s.retry.maxBackoffMs, random: Math.random });
+          opts.logger.warn('vault_retry', { method, path, attempt: attempt + 1, of: s.retry.attempts, delay_ms: delay, reason });
+          await sleep(delay);
+          continue;
+        }
+        const where = `${method} ${s.address}/v1/${path}`;
+        if (status === 403 || status === 401) {
+          throw new CertrenderError('CR_VAULT_AUTH', `${where} was refused (${reason})`, {
+            hint: `check the token (from ${s.tokenSource}) and that its policy grants "${method === 'GET' ? 'read' : 'update'}" on ${path}`,
+            details: { path, status },
+            cause: e,
+          });
+        }
+        if (status !== undefined) {
+          throw new CertrenderError('CR_VAULT_HTTP', `${where} failed: ${reason}`, {
+            hint: status === 400 ? 'the request was rejected: check the role and the parameters in the template' : 'see the Vault server log',
+            details: { path, status },
+            cause: e,
+          });
+        }
+        throw new CertrenderError('CR_VAULT_NETWORK', `${where} failed after ${attempt + 1} attempt(s): ${reason}`, {
+          hint: 'is Vault reachable at this address (VAULT_ADDR / vault.address), and is its TLS trusted (vault.ca_cert)?',
+          details: { path },
+          cause: e,
+        });
+      }
+    }
+  }
+
+  return {
+    kind: 'vault',
+    read: (path) => call('GET', path),
+    write: (path, body) => call('PUT', path, body),
+    stats: () => ({ ...counts }),
+  };
+}
