@@ -452,7 +452,7 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
       if (!isPemLike(text)) continue;
       const problem = await checkRenderedFile({ text, anchors: anchorsOfTemplate(o.index), now: opts.now() });
       if (problem === 'not_pem') {
-        const msg = `${o.name} -> ${o.destination}: content has PEM markers but does not parse as PEM; written as consul-template would`;
+        const msg = `${o.name} -> ${o.destination}: PEM markers are not on lines of their own (a chain printed as a Go list, or blocks glued together); written as consul-template would, not validated`;
         report.warnings.push(msg);
         logger.warn('file_not_pem', { template: o.name, destination: o.destination });
       } else if (problem) {
@@ -590,11 +590,16 @@ async function swapFiles(opts: { groupId: string; outputs: PlannedGroup['outputs
   });
 }
 
-/** A rendered file that looks like PEM: undefined when fine, 'not_pem' when it does not parse (written anyway, as consul-template would), else the problem. */
+/** A rendered file that looks like PEM: undefined when fine, 'not_pem' when only its layout is off (written anyway, as consul-template would), else the problem. */
 async function checkRenderedFile(opts: { text: string; anchors: string[]; now: Date }): Promise<string | undefined | 'not_pem'> {
   const { validateCertificateFile } = await import('../pki/validate.js');
   const r = validateCertificateFile({ content: opts.text, anchors: opts.anchors, now: opts.now });
-  if (r.kind === 'not_pem') return 'not_pem';
+  // Only a layout problem (markers not on lines of their own, as in a Go-list-printed
+  // chain) is written as consul-template would; a truncated or corrupt block is rejected.
+  if (r.kind === 'not_pem') {
+    const corrupt = r.problems.filter((p) => p.rule !== 'pem_layout');
+    return corrupt.length ? corrupt.map((p) => `${p.rule}: ${p.message}`).join('; ') : 'not_pem';
+  }
   if (r.kind === 'key_only') return r.ok ? undefined : r.problems.map((p) => `${p.rule}: ${p.message}`).join('; ');
   if (r.result.ok) return undefined;
   // With no anchor known (a file fed by nothing from a PKI mount), only parsing is checked.

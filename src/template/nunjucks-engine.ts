@@ -22,7 +22,7 @@ function makeEnv(opts: CompileOptions): nunjucks.Environment {
 function position(msg: string): { line?: number; col?: number } {
   const pos = /\[Line (\d+), Column (\d+)\]/.exec(msg);
   if (!pos) return {};
-  const wrapped = /^\([^)]*\)\s*\[Line \d+, Column \d+\]\s*\w*Error: /.test(msg);
+  const wrapped = /\[Line \d+, Column \d+\]\s*\w*Error: /.test(msg);
   const shift = wrapped ? 1 : 0;
   return { line: Number(pos[1]) + shift, col: Number(pos[2]) + shift };
 }
@@ -34,7 +34,8 @@ function templateError(code: 'CR_TEMPLATE_SYNTAX' | 'CR_TEMPLATE_RENDER', name: 
   }
   const msg = e instanceof Error ? e.message : String(e);
   const { line, col } = position(msg);
-  const text = msg.replace(/^\([^)]*\)\s*/, '').replace(/\[Line \d+, Column \d+\]\s*/, '').replace(/\s+/g, ' ').trim();
+  const prefix = `(${name})`;
+  const text = (msg.startsWith(prefix) ? msg.slice(prefix.length) : msg).replace(/\[Line \d+, Column \d+\]\s*/, '').replace(/\s+/g, ' ').trim();
   const where = line !== undefined ? `${name}:${line}:${col}` : name;
   return new CertrenderError(code, `${where}: ${text}`, {
     hint: code === 'CR_TEMPLATE_SYNTAX' ? 'fix the template syntax (nunjucks)' : 'check the data the template reads',

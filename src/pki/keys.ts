@@ -1,0 +1,75 @@
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { parsePemBlocks } from './pem.js';
+import type { Problem } from './problem.js';
+
+export interface KeyInfo {
+  type: 'rsa' | 'ec' | 'ed25519';
+  /** RSA modulus length, or the EC curve size. */
+  bits?: number;
+  /** 'P-256' | 'P-384' | 'P-521' for EC keys. */
+  curve?: string;
+}
+
+export type PrivateKeyResult = { ok: true; key: KeyObject; info: KeyInfo } | { ok: false; problems: Problem[] };
+
+/** PKCS#1, SEC1 and PKCS#8 respectively: the formats Vault and OpenSSL write. */
+export const PRIVATE_KEY_LABELS = ['RSA PRIVATE KEY', 'EC PRIVATE KEY', 'PRIVATE KEY'];
+
+const CURVES: Record<string, { curve: string; bits: number }> = {
+  prime256v1: { curve: 'P-256', bits: 256 },
+  secp384r1: { curve: 'P-384', bits: 384 },
+  secp521r1: { curve: 'P-521', bits: 521 },
+};
+
+/** Type and size of an RSA, EC (NIST curve) or Ed25519 key, public or private; undefined for anything else. */
+export function describeKey(key: KeyObject): KeyInfo | undefined {
+  const details = key.asymmetricKeyDetails ?? {};
+  switch (key.asymmetricKeyType) {
+    case 'rsa':
+      return { type: 'rsa', bits: details.modulusLength };
+    case 'ec': {
+      const curve = CURVES[details.namedCurve ?? ''];
+      return curve && { type: 'ec', ...curve };
+    }
+    case 'ed25519':
+      return { type: 'ed25519' };
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Parses exactly one unencrypted private key block (text outside it is allowed).
+ * Problems never quote key material nor OpenSSL's messages about it.
+ */
+export function parsePrivateKey(pem: string): PrivateKeyResult {
+  const invalid = (message: string): PrivateKeyResult => ({ ok: false, problems: [{ rule: 'key_invalid', message }] });
+  const parsed = parsePemBlocks(pem);
+  if (!parsed.ok) return invalid(`private key is not valid PEM: ${parsed.problems.map((p) => p.message).join('; ')}`);
+  const keyBlocks = parsed.blocks.filter((b) => b.label.endsWith('PRIVATE KEY'));
+  if (keyBlocks.length !== 1) return invalid(`expected exactly one private key block, found ${keyBlocks.length}`);
+  const [block] = keyBlocks;
+  if (!PRIVATE_KEY_LABELS.includes(block.label)) {
+    return invalid(`unsupported private key block "${block.label}" (expected ${PRIVATE_KEY_LABELS.join(', ')}; encrypted keys are not supported)`);
+  }
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(block.pem);
+  } catch {
+    return invalid(`the ${block.label} block does not decode as a private key`);
+  }
+  const info = describeKey(key);
+  if (!info) return invalid(`unsupported key type ${key.asymmetricKeyType} (expected RSA, EC P-256/P-384/P-521 or Ed25519)`);
+  return { ok: true, key, info };
+}
+
+/** True when the private key belongs to the certificate; false when they differ or either does not parse. */
+export function keyMatchesCertificate(keyPem: string, certPem: string): boolean {
+  const parsed = parsePrivateKey(keyPem);
+  if (!parsed.ok) return false;
+  try {
+    return new X509Certificate(certPem).checkPrivateKey(parsed.key);
+  } catch {
+    return false;
+  }
+}
