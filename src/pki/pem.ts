@@ -59,6 +59,9 @@ export function parsePemBlocks(text: string): PemParseResult {
       // Layout, not corruption: a Go-list-printed chain (`[PEM PEM]`) or blocks glued
       // without a newline, which consul-template fleets write as they are.
       problems.push({ rule: 'pem_layout', message: `line ${lineNo}: PEM marker not on a line of its own` });
+      // Resynchronise: a glued "...END X----------BEGIN Y-----" line opens Y.
+      const trailing = /-----BEGIN ([A-Z0-9 ]+)-----$/.exec(line);
+      open = trailing ? { label: trailing[1], line: lineNo, body: [] } : undefined;
     } else if (open) {
       open.body.push(line);
     }
