@@ -1,7 +1,8 @@
 // `npm test [-- <pattern>... | <uvu flag>...]`: provisions OpenBao, runs every *.test.ts
 // (unit tests in src/, integration tests in test/) in one uvu process, and ends with the
 // line CI reads: `N passed, N failed[, N skipped]`. Exits non-zero on any failure, on a
-// crash and when no test ran. CERTRENDER_SKIP_PROVISION=1 skips the provisioning step.
+// crash and when no test ran. CERTRENDER_SKIP_PROVISION=1 skips the provisioning step,
+// CERTRENDER_SKIP_BUILD=1 the build.
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -10,6 +11,16 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 if (process.env.CERTRENDER_SKIP_PROVISION !== '1') {
   const provision = spawnSync(process.execPath, ['scripts/provision.mjs'], { cwd: root, stdio: 'inherit' });
   if (provision.status !== 0) console.error('test: provisioning OpenBao failed; tests that need it will fail');
+}
+
+// The quickstart test runs the built binary (bin/certrender -> dist/): build first so it is never stale.
+if (process.env.CERTRENDER_SKIP_BUILD !== '1') {
+  const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
+  if (build.status !== 0) {
+    console.error('test: the build (npm run build) failed');
+    console.log('0 passed, 1 failed');
+    process.exit(1);
+  }
 }
 
 const args = process.argv.slice(2);

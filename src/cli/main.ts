@@ -149,6 +149,10 @@ Usage: $0 <command> --config FILE [options]`,
         hint: 'use `certrender once` (consul-template: add -once) from a timer for now',
       });
     }))
+    .example('$0 once --config examples/quickstart/certrender.hcl', 'try it: local CA, no Vault needed')
+    .example('$0 plan --config /etc/certrender.d', 'what would change, with zero side effects')
+    .example('$0 status --config /etc/certrender.d', 'expiry and renewal point of every destination')
+    .example('$0 -config /etc/consul-template.d -once', 'a consul-template unit, unchanged')
     .demandCommand(1, 'name a command: once, plan or status')
     .recommendCommands()
     .strict()
