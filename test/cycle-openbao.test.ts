@@ -32,6 +32,8 @@ async function fixture(alt = 'kubernetes, kubernetes.default'): Promise<string> 
   await writeTree(dir, {
     'certrender.hcl': `
 state_dir = "state"
+# reads are live on every run here (default: cached for 5m), so ca.pem follows the mount
+static_secret_render_interval = "0s"
 vault {
   address = "${ctx.bao!.addr}"
   retry { attempts = 2 }

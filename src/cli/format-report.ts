@@ -20,7 +20,7 @@ export function formatReport(r: CycleReport): string {
       ),
     );
   }
-  for (const c of r.calls.filter((c) => c.status !== 'fetched')) out.push(`${c.kind} ${c.path}: ${c.status}${c.error ? `: ${c.error}` : ''}\n`);
+  for (const c of r.calls.filter((c) => c.status !== 'fetched' && c.status !== 'cached')) out.push(`${c.kind} ${c.path}: ${c.status}${c.error ? `: ${c.error}` : ''}\n`);
   const verb = (a: string) => (plan && ['create', 'update', 'mode', 'owner'].includes(a) ? `would ${a}` : a);
   out.push(
     formatTable(

@@ -85,7 +85,7 @@ export interface CycleReport {
   stateDir: string;
   backend?: 'vault' | 'local';
   issuances: IssuanceReport[];
-  calls: { kind: 'read' | 'write'; path: string; status: 'fetched' | 'would_call' | 'failed'; error?: string }[];
+  calls: { kind: 'read' | 'write'; path: string; status: 'fetched' | 'cached' | 'would_call' | 'failed'; error?: string }[];
   files: FileReport[];
   groups: GroupReport[];
   warnings: string[];
@@ -271,8 +271,18 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
           report.calls.push({ kind: call.kind, path: call.path, status: 'would_call' });
           return;
         }
+        if (call.kind === 'read') {
+          const cached = store.getRead(id);
+          if (cached && now.getTime() - Date.parse(cached.fetchedAt) < config.static_secret_render_interval) {
+            responses.set(id, cached.response);
+            report.calls.push({ kind: call.kind, path: call.path, status: 'cached' });
+            return;
+          }
+        }
         const b = await getBackend();
-        responses.set(id, call.kind === 'read' ? await b.read(call.path) : await b.write(call.path, call.params));
+        const resp = call.kind === 'read' ? await b.read(call.path) : await b.write(call.path, call.params);
+        if (call.kind === 'read' && apply) store.putRead(id, { version: 1, path: call.path, fetchedAt: now.toISOString(), response: resp });
+        responses.set(id, resp);
         report.calls.push({ kind: call.kind, path: call.path, status: 'fetched' });
         return;
       }

@@ -1,7 +1,8 @@
 /**
  * Issuances persisted in the state directory, one JSON file each (mode 0600: it holds
- * the private key needed to re-render without a new issuance), and the trust anchor
- * pinned per mount at its first issuance.
+ * the private key needed to re-render without a new issuance), reads cached for
+ * static_secret_render_interval, and the trust anchor pinned per mount at its first
+ * issuance.
  *
  * An issuance is keyed by its slot: the PKI path plus the destinations of the templates
  * that consume it. The slot survives a change of the request (a new SAN), so the
@@ -37,8 +38,17 @@ export function slotFor(path: string, destinations: string[]): string {
   return shortHash(`${path}\n${[...destinations].sort().join('\n')}`, 24);
 }
 
+/** A cached read (not an issuance): reused for static_secret_render_interval. */
+export interface ReadRecord {
+  version: 1;
+  path: string;
+  fetchedAt: string;
+  response: VaultResponse;
+}
+
 export function createIssuanceStore(stateDir: string) {
   const issuanceDir = join(stateDir, 'issuances');
+  const readDir = join(stateDir, 'reads');
   const anchorDir = join(stateDir, 'anchors');
   const anchorFile = (mount: string) => join(anchorDir, `${mount.replace(/[^A-Za-z0-9_.-]/g, '_')}-${shortHash(mount, 8)}.pem`);
   return {
@@ -60,6 +70,12 @@ export function createIssuanceStore(stateDir: string) {
         const r = readJsonIfExists<IssuanceRecord>(join(issuanceDir, n));
         return r ? [r] : [];
       });
+    },
+    getRead(id: string): ReadRecord | undefined {
+      return readJsonIfExists<ReadRecord>(join(readDir, `${shortHash(id, 24)}.json`));
+    },
+    putRead(id: string, record: ReadRecord): void {
+      writeFileAtomicSync(join(readDir, `${shortHash(id, 24)}.json`), JSON.stringify(record), 0o600);
     },
     getAnchor(mount: string): string | undefined {
       try {
