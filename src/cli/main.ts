@@ -171,7 +171,9 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     const code = exitCodeFor(e);
     if (isCertrenderError(e)) {
-      process.stderr.write(`certrender: ${scrubSecrets(e.message)}${e.hint ? `\n  hint: ${e.hint}` : ''}\n`);
+      const msg = scrubSecrets(e.message);
+      const text = msg.includes('\n') ? `certrender: ${e.code === 'CR_CONFIG_INVALID' ? 'invalid config' : 'error'}:\n${msg.replace(/^/gm, '  ')}` : `certrender: ${msg}`;
+      process.stderr.write(`${text}${e.hint ? `\n  hint: ${e.hint}` : ''}\n`);
       logger.error('command_failed', { error: errorFields(e) });
     } else {
       process.stderr.write(`certrender: internal error: ${scrubSecrets(String((e as Error)?.stack ?? e))}\n`);
