@@ -1,6 +1,8 @@
-// Makes the OpenBao `bao` binary available without root. `node scripts/provision.mjs`
-// prints the resolved path; test helpers import `resolveBao` to find it again.
-import { accessSync, chmodSync, constants } from 'node:fs';
+// Makes the OpenBao `bao` binary and etcd (a real TLS consumer for hook tests) available
+// without root. `node scripts/provision.mjs` prints the resolved paths; test helpers
+// import `resolveBao` / `resolveEtcd` to find them again.
+import { accessSync, chmodSync, constants, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { delimiter, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,12 +49,45 @@ export function provisionBao() {
   return WHEEL_BAO;
 }
 
+const ETCD_TARGET = join(ROOT, '.cache', 'etcd');
+const CACHED_ETCD = join(ETCD_TARGET, 'usr', 'bin', 'etcd');
+
+/** `etcd` on PATH, else the one unpacked in .cache/etcd; undefined when neither exists. */
+export function resolveEtcd() {
+  const onPath = (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, 'etcd'));
+  return [...onPath, CACHED_ETCD].find(isExecutable);
+}
+
+/** resolveEtcd(), else Debian's etcd-server package unpacked into .cache/etcd (apt-get download + dpkg-deb -x: no root needed). */
+export function provisionEtcd() {
+  const found = resolveEtcd();
+  if (found) return found;
+  const work = mkdtempSync(join(tmpdir(), 'etcd-deb-'));
+  try {
+    const dl = spawnSync('apt-get', ['download', 'etcd-server'], { cwd: work, stdio: ['ignore', 'inherit', 'inherit'] });
+    if (dl.error || dl.status !== 0) throw new Error(`apt-get download etcd-server failed (${dl.error?.message ?? `exit ${dl.status}`}); run apt-get update, or put etcd on PATH`);
+    const deb = readdirSync(work).find((f) => f.endsWith('.deb'));
+    if (!deb) throw new Error('apt-get download etcd-server produced no .deb');
+    mkdirSync(ETCD_TARGET, { recursive: true });
+    const x = spawnSync('dpkg-deb', ['-x', join(work, deb), ETCD_TARGET], { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (x.error || x.status !== 0) throw new Error(`dpkg-deb -x failed (${x.error?.message ?? `exit ${x.status}`})`);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  if (!isExecutable(CACHED_ETCD)) throw new Error(`etcd-server unpacked but ${CACHED_ETCD} is missing`);
+  return CACHED_ETCD;
+}
+
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   try {
     const bao = provisionBao();
     const version = spawnSync(bao, ['version'], { encoding: 'utf8' });
     if (version.status !== 0) throw new Error(`${bao} does not run: ${version.error?.message ?? version.stderr.trim()}`);
     console.log(`bao: ${bao} (${version.stdout.trim()})`);
+    const etcd = provisionEtcd();
+    const ev = spawnSync(etcd, ['--version'], { encoding: 'utf8' });
+    if (ev.status !== 0) throw new Error(`${etcd} does not run: ${ev.error?.message ?? ev.stderr.trim()}`);
+    console.log(`etcd: ${etcd} (${ev.stdout.split('\n')[0].trim()})`);
   } catch (e) {
     console.error(`provision: ${e.message}`);
     process.exit(1);
