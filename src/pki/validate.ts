@@ -82,7 +82,24 @@ function canonicalIp(ip: string): string {
   }
 }
 
+/**
+ * Parsing through @peculiar/x509 (asn1js) costs milliseconds per certificate, and one
+ * cycle sees the same CA and leaves many times (each issuance, then each rendered file).
+ * The result depends on the PEM alone, so it is memoised (bounded, oldest out first).
+ */
+const parsed = new Map<string, Cert>();
+const PARSED_MAX = 512;
+
 function parseCert(pem: string): Cert {
+  const hit = parsed.get(pem);
+  if (hit) return hit;
+  const c = parseCertUncached(pem);
+  if (parsed.size >= PARSED_MAX) parsed.delete(parsed.keys().next().value as string);
+  parsed.set(pem, c);
+  return c;
+}
+
+function parseCertUncached(pem: string): Cert {
   const cert = new X509Certificate(pem);
   const node = new NodeCertificate(pem);
   const bc = cert.getExtension(BasicConstraintsExtension);
