@@ -210,6 +210,33 @@ test('atomic_dir: a group in one directory switches with one rename behind ..dat
   assert.ok(c.checkPrivateKey(createPrivateKey(read(dir, 'out/web-key.pem'))), 'cert and key of the new generation match');
 });
 
+test('writeToFile: part of the template\'s group, atomic, mode and newline; append only when the data changed', async () => {
+  const dir = await makeTempDir('cr-cycle');
+  await writeTree(dir, {
+    'certrender.hcl': `state_dir = "state"
+local_ca {}
+template {
+  source      = "bundle.njk"
+  destination = "out/cert.pem"
+}`,
+    'bundle.njk': `{% set c = pkiCert("pki/issue/w", "common_name=w.test") %}{{ writeToFile("out/key.pem", "", "", "0600", c.Key) }}{{ writeToFile("out/log.txt", "", "", "0640", "append,newline", env("LINE")) }}{{ c.Cert }}`,
+  });
+  const first = await cycle({ dir, env: { LINE: 'one' } });
+  assert.ok(first.report.ok, JSON.stringify(first.report.groups));
+  assert.is(first.report.groups.length, 1, 'the template and its writeToFile targets are one group');
+  const cert = new X509Certificate(read(dir, 'out/cert.pem'));
+  const { createPrivateKey } = await import('node:crypto');
+  assert.ok(cert.checkPrivateKey(createPrivateKey(read(dir, 'out/key.pem'))), 'pkiCert .Key matches .Cert');
+  assert.is(mode(dir, 'out/key.pem'), 0o600);
+  assert.is(mode(dir, 'out/log.txt'), 0o640);
+  assert.is(read(dir, 'out/log.txt'), 'one\n');
+  const same = await cycle({ dir, env: { LINE: 'one' } });
+  assert.ok(same.report.files.every((f) => f.action === 'unchanged'), 'unchanged data appends nothing');
+  assert.is(read(dir, 'out/log.txt'), 'one\n');
+  await cycle({ dir, env: { LINE: 'two' } });
+  assert.is(read(dir, 'out/log.txt'), 'one\ntwo\n');
+});
+
 test('no private key or token appears in any log line or in the report', async () => {
   const dir = await fixture();
   const token = 'hvs.' + 'A'.repeat(24);

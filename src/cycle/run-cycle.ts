@@ -20,7 +20,7 @@ import type { LoadedConfig, TemplateConfig } from '../config/schema.js';
 import type { Backend } from '../issuer/backend.js';
 import { errorFields, type Logger } from '../observe/logger.js';
 import { engineFor, loadEngine, type CompiledTemplate, type EngineName, type TemplateEngine } from '../template/engine.js';
-import { createRuntime } from '../template/runtime.js';
+import { createRuntime, type FileWrite } from '../template/runtime.js';
 import { callId, issuanceBody, issuanceTarget, requestedNames, shortHash, type VaultCall } from '../template/vault-call.js';
 import type { VaultResponse } from '../template/vault-response.js';
 import { createIssuanceStore, slotFor, type IssuanceRecord, type IssuanceStore } from '../state/issuance-store.js';
@@ -85,7 +85,7 @@ export interface CycleReport {
   stateDir: string;
   backend?: 'vault' | 'local';
   issuances: IssuanceReport[];
-  calls: { kind: 'read' | 'write'; path: string; status: 'fetched' | 'cached' | 'would_call' | 'failed'; error?: string }[];
+  calls: { kind: VaultCall['kind']; path: string; status: 'fetched' | 'cached' | 'would_call' | 'failed'; error?: string }[];
   files: FileReport[];
   groups: GroupReport[];
   warnings: string[];
@@ -258,7 +258,7 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
   const responses = new Map<string, VaultResponse>();
   const blockedCalls = new Map<string, Blocked>();
   const callsOf = new Map<number, Map<string, VaultCall>>();
-  const rendered = new Map<number, { content?: string; error?: string }>();
+  const rendered = new Map<number, { content?: string; error?: string; writes: FileWrite[] }>();
   const issuanceRecords = new Map<string, IssuanceRecord>();
 
   const fetchOne = async (call: VaultCall, destinations: string[]): Promise<void> => {
@@ -271,7 +271,7 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
           report.calls.push({ kind: call.kind, path: call.path, status: 'would_call' });
           return;
         }
-        if (call.kind === 'read') {
+        if (call.kind !== 'write') {
           const cached = store.getRead(id);
           if (cached && now.getTime() - Date.parse(cached.fetchedAt) < config.static_secret_render_interval) {
             responses.set(id, cached.response);
@@ -280,8 +280,8 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
           }
         }
         const b = await getBackend();
-        const resp = call.kind === 'read' ? await b.read(call.path) : await b.write(call.path, call.params);
-        if (call.kind === 'read' && apply) store.putRead(id, { version: 1, path: call.path, fetchedAt: now.toISOString(), response: resp });
+        const resp = call.kind === 'read' ? await b.read(call.path) : call.kind === 'list' ? await b.list(call.path) : await b.write(call.path, call.params);
+        if (call.kind !== 'write' && apply) store.putRead(id, { version: 1, path: call.path, fetchedAt: now.toISOString(), response: resp });
         responses.set(id, resp);
         report.calls.push({ kind: call.kind, path: call.path, status: 'fetched' });
         return;
@@ -390,7 +390,10 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
     for (const t of templates) {
       if (!t.compiled) continue;
       const calls = new Map<string, VaultCall>();
+      const writes: FileWrite[] = [];
       const runtime = createRuntime({
+        onWrite: (w) => writes.push(w),
+        now: opts.now,
         resolver: { lookup: (c) => responses.get(callId(c)) },
         onCall: (c, known) => {
           const id = callId(c);
@@ -406,10 +409,10 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
       });
       callsOf.set(t.index, calls);
       try {
-        rendered.set(t.index, { content: t.compiled.render(runtime) });
+        rendered.set(t.index, { content: t.compiled.render(runtime), writes });
       } catch (e) {
         if (!(e instanceof CertrenderError)) throw e;
-        rendered.set(t.index, { error: e.message + (e.hint ? ` (${e.hint})` : '') });
+        rendered.set(t.index, { error: e.message + (e.hint ? ` (${e.hint})` : ''), writes });
       }
     }
     if (unknown.size === 0) break;
@@ -419,27 +422,62 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
     }
     // Reads first, then issuances and other writes.
     const all = [...unknown.values()].map((u) => ({ call: u.call, destinations: [...u.destinations].sort() }));
-    const reads = all.filter((u) => u.call.kind === 'read');
+    const reads = all.filter((u) => u.call.kind !== 'write');
     const writes = all.filter((u) => u.call.kind === 'write');
     await boundedAll(reads, config.max_concurrency, (u) => fetchOne(u.call, u.destinations));
     await boundedAll(writes, config.max_concurrency, (u) => fetchOne(u.call, u.destinations));
   }
 
-  // -- desired outputs
-  const outputs: DesiredOutput[] = templates.map((t) => {
-    const calls = [...(callsOf.get(t.index)?.entries() ?? [])];
-    const issuances = calls.filter(([, c]) => issuanceTarget(c)).map(([id]) => id);
-    const base = { index: t.index, name: t.name, destination: t.destination, issuances, perms: t.config.perms, uid: t.uid, gid: t.gid, backup: t.config.backup, createDirs: t.config.create_dest_dirs };
-    if (t.error) return { ...base, blocked: { status: 'failed', reason: t.error } };
-    const blockedBy = calls.map(([id]) => blockedCalls.get(id)).find((b) => b !== undefined);
-    if (blockedBy) return { ...base, blocked: blockedBy };
-    const r = rendered.get(t.index)!;
-    if (r.error !== undefined) return { ...base, blocked: { status: 'failed', reason: r.error } };
-    return { ...base, content: r.content };
-  });
-
-  const snaps = await snapshotFiles(outputs.map((o) => o.destination));
+  // -- desired outputs: each template's destination, and its writeToFile targets in the same group
+  const writesOf = (index: number) => rendered.get(index)?.writes ?? [];
+  const snaps = await snapshotFiles([...new Set(templates.flatMap((t) => [t.destination, ...writesOf(t.index).map((w) => w.path)]))]);
   const disk = new Map<string, OnDisk>(snaps.map((s) => [s.path, s]));
+  const appendMarks = new Map<string, string>();
+  const outputs: DesiredOutput[] = [];
+  for (const t of templates) {
+    const calls = [...(callsOf.get(t.index)?.entries() ?? [])];
+    const links = [...calls.filter(([, c]) => issuanceTarget(c)).map(([id]) => id), `t:${t.index}`];
+    const base = { index: t.index, name: t.name, destination: t.destination, links, perms: t.config.perms, uid: t.uid, gid: t.gid, backup: t.config.backup, createDirs: t.config.create_dest_dirs };
+    const r = rendered.get(t.index);
+    const blocked: Blocked | undefined = t.error
+      ? { status: 'failed', reason: t.error }
+      : (calls.map(([id]) => blockedCalls.get(id)).find((b) => b !== undefined) ??
+        (r?.error !== undefined ? { status: 'failed', reason: r.error } : undefined));
+    outputs.push(blocked ? { ...base, blocked } : { ...base, content: r!.content });
+    if (blocked) continue;
+    for (const w of writesOf(t.index)) {
+      const where = `${t.name}: writeToFile ${w.path}`;
+      let uid: number | undefined;
+      let gid: number | undefined;
+      let wBlocked: Blocked | undefined;
+      try {
+        uid = resolveOwner('user', w.user, where);
+        gid = resolveOwner('group', w.group, where);
+      } catch (e) {
+        if (!(e instanceof CertrenderError)) throw e;
+        wBlocked = { status: 'failed', reason: e.message };
+      }
+      const data = w.content + (w.flags.includes('newline') ? '\n' : '');
+      let content = data;
+      if (w.flags.includes('append')) {
+        // Append only when the data changed since the last append, so an unchanged run writes nothing.
+        const mark = shortHash(data, 32);
+        const existing = disk.get(w.path)?.content?.toString('utf8') ?? '';
+        content = store.getAppendMark(w.path) === mark ? existing : existing + data;
+        appendMarks.set(w.path, mark);
+      }
+      outputs.push({
+        ...base,
+        destination: w.path,
+        perms: w.mode,
+        uid,
+        gid,
+        backup: false,
+        createDirs: true,
+        ...(wBlocked ? { blocked: wBlocked } : { content }),
+      });
+    }
+  }
   const groups = planGroups({ outputs, disk });
 
   // -- validate the files that would change (unchanged bytes were validated when written)
@@ -481,7 +519,7 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
   for (const g of groups) {
     const dests = g.outputs.map((o) => o.destination);
     if (g.status === 'blocked') {
-      const st = g.outputs.map((o) => outputs[o.index].blocked?.status).find((s) => s !== undefined) ?? 'failed';
+      const st = g.outputs.map((o) => outputs.find((x) => x.destination === o.destination)?.blocked?.status).find((s) => s !== undefined) ?? 'failed';
       results.set(g.id, st === 'unknown' ? 'unknown' : st === 'rejected' ? 'rejected' : 'failed');
       groupProblems.set(g.id, g.problems);
       continue;
@@ -542,6 +580,15 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
     }
   }
 
+  // -- remember what was appended, for the groups that were written
+  for (const g of groups) {
+    if (results.get(g.id) !== 'written') continue;
+    for (const o of g.outputs) {
+      const mark = appendMarks.get(o.destination);
+      if (mark) store.putAppendMark(o.destination, mark);
+    }
+  }
+
   // -- report
   for (const g of groups) {
     const status = results.get(g.id)!;
@@ -549,7 +596,7 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
     const destinations = g.outputs.map((o) => o.destination);
     report.groups.push({ id: g.id, destinations, status, problems });
     for (const o of g.outputs) {
-      const blocked = outputs[o.index].blocked;
+      const blocked = outputs.find((x) => x.destination === o.destination)?.blocked;
       let action: FileReport['action'];
       if (status === 'unknown' || status === 'rejected' || status === 'failed') action = status;
       else action = o.change === 'none' || o.change === 'blocked' ? 'unchanged' : o.change;

@@ -8,6 +8,8 @@ export interface Backend {
   kind: 'vault' | 'local';
   /** GET <path>. */
   read(path: string): Promise<VaultResponse>;
+  /** LIST <path> (KV key listing: `secrets` in templates). */
+  list(path: string): Promise<VaultResponse>;
   /** PUT/POST <path> with a JSON body. */
   write(path: string, body: Record<string, unknown>): Promise<VaultResponse>;
   /** Requests made so far, by operation, for the cycle report and the bench. */

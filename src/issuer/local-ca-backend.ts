@@ -9,7 +9,7 @@
  * created on first use under <state>/local-ca/<mount>/ (key mode 0600, never printed).
  */
 import { X509Certificate, createHash, createPrivateKey, createPublicKey, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { isIP } from 'node:net';
 import { CertrenderError } from '../errors.js';
@@ -29,6 +29,7 @@ interface LocalCa {
 }
 
 interface KvEntry {
+  key?: string;
   current_version: number;
   versions: Record<string, { data: Record<string, unknown>; created_time: string }>;
 }
@@ -259,7 +260,7 @@ export function createLocalCaBackend(opts: { stateDir: string; config: LocalCaCo
     const cas = (body?.options as { cas?: unknown } | undefined)?.cas;
     ensureDir(dir);
     return withLock(file + '.lock', () => {
-      const entry = readJsonIfExists<KvEntry>(file) ?? { current_version: 0, versions: {} };
+      const entry = readJsonIfExists<KvEntry>(file) ?? { key, current_version: 0, versions: {} };
       if (cas !== undefined && Number(cas) !== entry.current_version) {
         throw new CertrenderError('CR_KV_CAS', `${m[0]}: check-and-set parameter did not match the current version`, {
           details: { path: m[0], status: 400, cas: Number(cas), current: entry.current_version },
@@ -274,8 +275,33 @@ export function createLocalCaBackend(opts: { stateDir: string; config: LocalCaCo
     });
   }
 
-  async function route(method: 'read' | 'write', path: string, body?: Record<string, unknown>): Promise<VaultResponse> {
+  /** LIST <mount>/metadata/<prefix>: the keys directly under prefix, folders with a trailing "/". */
+  function kvList(mount: string, prefix: string): VaultResponse {
+    const dir = mountDir(opts.stateDir, 'local-kv', mount);
+    let names: string[] = [];
+    try {
+      names = readdirSync(dir).filter((n) => n.endsWith('.json'));
+    } catch {
+      /* nothing stored yet */
+    }
+    const base = prefix.replace(/\/*$/, '') ? prefix.replace(/\/*$/, '') + '/' : '';
+    const keys = new Set<string>();
+    for (const n of names) {
+      const k = readJsonIfExists<KvEntry>(join(dir, n))?.key;
+      if (!k || !k.startsWith(base)) continue;
+      const rest = k.slice(base.length);
+      keys.add(rest.includes('/') ? rest.slice(0, rest.indexOf('/') + 1) : rest);
+    }
+    if (keys.size === 0) throw new CertrenderError('CR_VAULT_HTTP', `${mount}/metadata/${prefix}: nothing to list (local KV)`, { details: { status: 404 } });
+    return response({ keys: [...keys].sort() });
+  }
+
+  async function route(method: 'read' | 'write' | 'list', path: string, body?: Record<string, unknown>): Promise<VaultResponse> {
     const clean = path.replace(/^\/+/, '');
+    if (method === 'list') {
+      const l = /^(.+?)\/(?:metadata|data)\/?(.*)$/.exec(clean);
+      if (l) return kvList(l[1], l[2]);
+    }
     let m = PKI_ISSUE.exec(clean);
     if (m && method === 'write') {
       if (opts.readOnly) throw new CertrenderError('CR_INTERNAL', `refusing an issuance in read-only mode: ${clean}`);
@@ -289,15 +315,15 @@ export function createLocalCaBackend(opts: { stateDir: string; config: LocalCaCo
       return response(m[2] === 'ca' ? { certificate: pem } : { certificate: pem, ca_chain: pem + '\n' });
     }
     m = KV_DATA.exec(clean);
-    if (m) return kv(m, method === 'write', body);
+    if (m && method !== 'list') return kv(m, method === 'write', body);
     throw new CertrenderError('CR_LOCAL_UNSUPPORTED_PATH', `the local CA backend does not serve ${method} "${clean}"`, {
       hint: 'local_ca answers <mount>/issue|sign/<role>, <mount>/cert/ca, <mount>/cert/ca_chain and KV v2 <mount>/data/<path>; use Vault for anything else',
       details: { path: clean },
     });
   }
 
-  const counted = (method: 'read' | 'write') => async (path: string, body?: Record<string, unknown>) => {
-    counts[method === 'read' ? 'reads' : 'writes']++;
+  const counted = (method: 'read' | 'write' | 'list') => async (path: string, body?: Record<string, unknown>) => {
+    counts[method === 'write' ? 'writes' : 'reads']++;
     try {
       return await route(method, path, body);
     } catch (e) {
@@ -305,5 +331,5 @@ export function createLocalCaBackend(opts: { stateDir: string; config: LocalCaCo
       throw e;
     }
   };
-  return { kind: 'local', read: counted('read'), write: counted('write'), stats: () => ({ ...counts }) };
+  return { kind: 'local', read: counted('read'), list: counted('list'), write: counted('write'), stats: () => ({ ...counts }) };
 }

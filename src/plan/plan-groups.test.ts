@@ -2,12 +2,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { modeFor, planGroups, type DesiredOutput, type OnDisk } from './plan-groups.js';
 
-const out = (index: number, destination: string, content: string | undefined, issuances: string[] = [], extra: Partial<DesiredOutput> = {}): DesiredOutput => ({
+const out = (index: number, destination: string, content: string | undefined, links: string[] = [], extra: Partial<DesiredOutput> = {}): DesiredOutput => ({
   index,
   name: `t${index}`,
   destination,
   content,
-  issuances,
+  links,
   backup: false,
   createDirs: true,
   ...extra,

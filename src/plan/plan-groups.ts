@@ -17,8 +17,11 @@ export interface DesiredOutput {
   content?: string;
   /** Why content is missing: 'unknown' (plan: data not fetched) or 'failed'. */
   blocked?: { status: 'unknown' | 'failed' | 'rejected'; reason: string };
-  /** Issuance ids (call ids) whose data the template used. */
-  issuances: string[];
+  /**
+   * What binds outputs into one group: the issuance ids (call ids) whose data the
+   * template used, and `t:<index>` shared by a template and its writeToFile outputs.
+   */
+  links: string[];
   perms?: number;
   uid?: number;
   gid?: number;
@@ -67,11 +70,11 @@ export function modeFor(opts: { perms?: number; content: string; existingMode?: 
 function groupsOf(outputs: DesiredOutput[]): DesiredOutput[][] {
   const parent = outputs.map((_, i) => i);
   const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i])));
-  const byIssuance = new Map<string, number>();
+  const byLink = new Map<string, number>();
   const byDestination = new Map<string, number>();
   outputs.forEach((o, i) => {
-    for (const key of [...o.issuances.map((x) => `i:${x}`), `d:${o.destination}`]) {
-      const map = key.startsWith('i:') ? byIssuance : byDestination;
+    for (const key of [...o.links.map((x) => `l:${x}`), `d:${o.destination}`]) {
+      const map = key.startsWith('l:') ? byLink : byDestination;
       const prev = map.get(key);
       if (prev === undefined) map.set(key, i);
       else parent[find(i)] = find(prev);

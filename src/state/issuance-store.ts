@@ -77,6 +77,13 @@ export function createIssuanceStore(stateDir: string) {
     putRead(id: string, record: ReadRecord): void {
       writeFileAtomicSync(join(readDir, `${shortHash(id, 24)}.json`), JSON.stringify(record), 0o600);
     },
+    /** writeToFile "append": a hash of the data last appended to a path. */
+    getAppendMark(path: string): string | undefined {
+      return readJsonIfExists<{ mark: string }>(join(stateDir, 'appends', `${shortHash(path, 24)}.json`))?.mark;
+    },
+    putAppendMark(path: string, mark: string): void {
+      writeFileAtomicSync(join(stateDir, 'appends', `${shortHash(path, 24)}.json`), JSON.stringify({ path, mark }), 0o600);
+    },
     getAnchor(mount: string): string | undefined {
       try {
         return readFileSync(anchorFile(mount), 'utf8');

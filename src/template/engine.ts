@@ -37,7 +37,8 @@ export function engineFor(t: { engine?: EngineName; source?: string }): EngineNa
 
 export async function loadEngine(name: EngineName): Promise<TemplateEngine> {
   if (name === 'nunjucks') return (await import('./nunjucks-engine.js')).nunjucksEngine;
-  throw new CertrenderError('CR_TEMPLATE_SYNTAX', 'Go templates are not supported yet by this build', {
-    hint: 'name the template *.njk or set engine = "nunjucks" in its template block',
+  if (name === 'go') return (await import('./go/go-engine.js')).goEngine;
+  throw new CertrenderError('CR_TEMPLATE_SYNTAX', `unknown template engine "${name}"`, {
+    hint: 'set engine = "go" or "nunjucks" in the template block',
   });
 }

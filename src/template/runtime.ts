@@ -10,12 +10,29 @@
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { CertrenderError } from '../errors.js';
-import { makeCall, type VaultCall } from './vault-call.js';
+import { RFC3339, formatGoTime } from './go-time-format.js';
+import { fnError, library } from './library.js';
+import { createScratch } from './scratch.js';
+import { evalSockaddr } from './sockaddr.js';
+import { STUB, isStub } from './stub.js';
+import { makeCall, makeListCall, type VaultCall } from './vault-call.js';
 import { pkiCertView, secretView, type VaultResponse } from './vault-response.js';
+
+export { STUB, isStub } from './stub.js';
 
 export interface CallResolver {
   /** The response for a call, or undefined when it has not been fetched (yet). */
   lookup(call: VaultCall): VaultResponse | undefined;
+}
+
+/** A `writeToFile` call. `content` is as given: a "newline" flag asks the writer to add "\n". */
+export interface FileWrite {
+  path: string;
+  user: string;
+  group: string;
+  mode: number;
+  flags: ('append' | 'newline')[];
+  content: string;
 }
 
 export interface RuntimeOptions {
@@ -24,24 +41,12 @@ export interface RuntimeOptions {
   onCall: (call: VaultCall, known: boolean) => void;
   /** Called for every file the template reads (watch list for the daemon). */
   onFile?: (path: string) => void;
+  /** Called for every writeToFile whose arguments are all known; the template prints "". */
+  onWrite?: (w: FileWrite) => void;
   baseDir: string;
   env: NodeJS.ProcessEnv;
-}
-
-/** An inert value standing for data not fetched yet (an object: nunjucks wraps functions). */
-export const STUB: any = new Proxy({}, {
-  get(_t, prop) {
-    if (prop === Symbol.toPrimitive) return () => '';
-    if (prop === 'toString' || prop === 'valueOf' || prop === 'toJSON') return () => '';
-    if (prop === 'length') return 0;
-    if (prop === Symbol.iterator) return function* () {};
-    if (prop === 'then') return undefined;
-    return STUB;
-  },
-});
-
-export function isStub(v: unknown): boolean {
-  return v === STUB;
+  /** The clock for `timestamp` (default: the system clock). */
+  now?: () => Date;
 }
 
 export type TemplateRuntime = ReturnType<typeof createRuntime>;
@@ -49,41 +54,57 @@ export type TemplateRuntime = ReturnType<typeof createRuntime>;
 /** Where the last error thrown by a runtime function is kept, so engines that wrap errors can recover it. */
 export const LAST_ERROR = Symbol('certrender.lastError');
 
+/**
+ * The functions of one render. `scratch` is both a function returning the render's
+ * scratch (Go: `scratch.Set`) and carries its methods (nunjucks: `scratch.Set(...)`).
+ */
 export function createRuntime(opts: RuntimeOptions) {
-  const fns = makeFunctions(opts);
   const holder: { [LAST_ERROR]?: unknown } = {};
-  const wrapped: Record<string, (...a: unknown[]) => unknown> = {};
-  for (const [name, fn] of Object.entries(fns)) {
-    wrapped[name] = (...a: unknown[]) => {
+  const capture = <F extends (...a: any[]) => unknown>(fn: F): F =>
+    ((...a: unknown[]) => {
       try {
-        return (fn as (...x: unknown[]) => unknown)(...a);
+        return fn(...a);
       } catch (e) {
         holder[LAST_ERROR] = e;
         throw e;
       }
-    };
-  }
-  return Object.assign(holder, wrapped) as typeof fns & { [LAST_ERROR]?: unknown };
+    }) as F;
+  const fns = makeFunctions(opts);
+  const wrapped = Object.fromEntries(Object.entries(fns).map(([name, fn]) => [name, capture(fn as (...a: unknown[]) => unknown)]));
+  const scratch = createScratch();
+  const scratchMethods = Object.fromEntries(Object.entries(scratch).map(([k, f]) => [k, capture(f)])) as typeof scratch;
+  const scratchFn = Object.assign(() => scratchMethods, scratchMethods);
+  return Object.assign(holder, wrapped, { scratch: scratchFn }) as typeof fns & { scratch: typeof scratchFn; [LAST_ERROR]?: unknown };
 }
 
 function makeFunctions(opts: RuntimeOptions) {
-  const fetch = (path: unknown, args: unknown[]) => {
-    const call = makeCall(path, args);
+  const fetch = (call: VaultCall) => {
     const r = opts.resolver.lookup(call);
     opts.onCall(call, r !== undefined);
     return r;
   };
+  const env = (name: unknown) => opts.env[String(name)];
   return {
+    ...library,
     secret(path: unknown, ...args: unknown[]) {
-      const r = fetch(path, args);
+      const r = fetch(makeCall(path, args));
       return r === undefined ? STUB : secretView(r);
     },
+    /** consul-template's `secrets`: the sorted keys a LIST returns. */
+    secrets(path: unknown) {
+      if (path === '' || isStub(path)) return [];
+      const r = fetch(makeListCall(path));
+      if (r === undefined) return STUB;
+      const keys: unknown = r.data?.keys;
+      return Array.isArray(keys) ? keys.map(String).sort() : [];
+    },
     pkiCert(path: unknown, ...args: unknown[]) {
-      const r = fetch(path, args.length ? args : [{}]);
+      const r = fetch(makeCall(path, args.length ? args : [{}]));
       return r === undefined ? STUB : pkiCertView(r);
     },
     file(path: unknown) {
-      const p = resolvePath(opts.baseDir, String(path));
+      if (path === '' || isStub(path)) return '';
+      const p = resolvePath(opts.baseDir, String(path).trim());
       opts.onFile?.(p);
       try {
         return readFileSync(p, 'utf8');
@@ -95,33 +116,50 @@ function makeFunctions(opts: RuntimeOptions) {
       }
     },
     env(name: unknown) {
-      return opts.env[String(name)] ?? '';
+      return env(name) ?? '';
     },
-    ...pureFunctions,
+    mustEnv(name: unknown) {
+      const v = env(name);
+      if (!v) throw fnError('mustEnv', `required environment variable ${String(name)} is empty`);
+      return v;
+    },
+    envOrDefault(name: unknown, dflt: unknown) {
+      return env(name) ?? dflt;
+    },
+    timestamp(...args: unknown[]) {
+      if (args.length > 1) throw fnError('timestamp', `wrong number of arguments, expected 0 or 1, but got ${args.length}`);
+      const now = opts.now?.() ?? new Date();
+      if (args[0] === 'unix') return String(Math.floor(now.getTime() / 1000));
+      return formatGoTime(now, args.length ? String(args[0]) : RFC3339);
+    },
+    sockaddr(...args: unknown[]) {
+      const expr = args.map(String).join(' ');
+      const v = evalSockaddr(expr);
+      if (v === undefined) {
+        throw fnError('sockaddr', `"${expr}" is not supported (supported: GetPrivateIP, GetPrivateIPs, GetPublicIP, GetInterfaceIP "name")`);
+      }
+      return v;
+    },
+    /** `writeToFile PATH USER GROUP MODE [FLAGS] CONTENT`: recorded for the group's atomic swap. */
+    writeToFile(path: unknown, user: unknown, group: unknown, mode: unknown, ...rest: unknown[]) {
+      if (rest.length < 1 || rest.length > 2) throw fnError('writeToFile', 'expected PATH USER GROUP MODE [append|newline] CONTENT');
+      const all = [path, user, group, mode, ...rest];
+      if (all.some(isStub)) return '';
+      const [p, u, g, m, ...r] = all.map((a) => (typeof a === 'string' ? a : String(a ?? '')));
+      if (!/^[0-7]+$/.test(m) || parseInt(m, 8) > 0o7777) throw fnError('writeToFile', `invalid mode ${JSON.stringify(m)} (octal, like "0644")`);
+      if (!p.trim()) throw fnError('writeToFile', 'empty path');
+      const flagText = r.length === 2 ? r[0] : '';
+      const flags = (['append', 'newline'] as const).filter((f) => flagText.includes(f));
+      opts.onWrite?.({ path: resolvePath(opts.baseDir, p), user: u, group: g, mode: parseInt(m, 8), flags, content: r[r.length - 1] });
+      return '';
+    },
   };
 }
 
-/** Functions with no I/O: also registered as nunjucks filters (`x | base64Encode`). */
-export const pureFunctions = {
-  base64Encode: (s: unknown) => Buffer.from(String(s ?? ''), 'utf8').toString('base64'),
-  base64Decode: (s: unknown) => {
-    const str = String(s ?? '');
-    if (!/^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(str)) {
-      throw new CertrenderError('CR_TEMPLATE_FUNCTION', 'base64Decode: input is not valid base64');
-    }
-    return Buffer.from(str, 'base64').toString('utf8');
-  },
-  toJSON: (v: unknown) => (isStub(v) ? '' : JSON.stringify(sortKeys(v))),
-  trimSpace: (s: unknown) => String(s ?? '').trim(),
-};
-
-/** Go's json.Marshal sorts map keys; do the same so native and Go templates agree. */
-function sortKeys(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(sortKeys);
-  if (v && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v).sort()) out[k] = sortKeys((v as Record<string, unknown>)[k]);
-    return out;
-  }
-  return v;
-}
+/**
+ * The pure functions as nunjucks filters: the piped value becomes the LAST argument, as
+ * in a Go pipeline (`"a,b" | split(",")` is split(",", "a,b")).
+ */
+export const pureFunctions: Record<string, (piped: unknown, ...rest: unknown[]) => unknown> = Object.fromEntries(
+  Object.entries(library).map(([name, fn]) => [name, (piped: unknown, ...rest: unknown[]) => (fn as (...a: unknown[]) => unknown)(...rest, piped)]),
+);

@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import { CertrenderError } from '../errors.js';
 
 export interface VaultCall {
-  kind: 'read' | 'write';
+  /** 'list' is `secrets PATH` (a Vault LIST). */
+  kind: 'read' | 'write' | 'list';
   path: string;
   params: Record<string, string>;
 }
@@ -35,6 +36,14 @@ export function makeCall(path: unknown, args: unknown[]): VaultCall {
   }
   const clean = path.trim().replace(/^\/+/, '').replace(/^v1\//, '');
   return { kind: args.length > 0 ? 'write' : 'read', path: clean, params };
+}
+
+/** `secrets PATH`: a LIST of the keys under path. */
+export function makeListCall(path: unknown): VaultCall {
+  if (typeof path !== 'string' || path.trim() === '') {
+    throw new CertrenderError('CR_TEMPLATE_FUNCTION', `secrets needs a path string, got ${JSON.stringify(path)}`);
+  }
+  return { kind: 'list', path: path.trim().replace(/^\/+/, '').replace(/^v1\//, '').replace(/\/+$/, ''), params: {} };
 }
 
 export function callId(call: VaultCall): string {

@@ -42,6 +42,8 @@ export function backoffDelay(opts: { attempt: number; baseMs: number; maxMs: num
   return Math.round(cap * opts.random());
 }
 
+type Method = 'GET' | 'LIST' | 'PUT';
+
 function isRetryable(status: number | undefined): boolean {
   return status === undefined || status >= 500 || status === 429;
 }
@@ -70,7 +72,7 @@ export function createVaultBackend(opts: { settings: VaultSettings; logger: Logg
   if (s.tls.skipVerify) opts.logger.warn('vault_tls_verify_disabled', { address: s.address });
   const counts = { reads: 0, writes: 0, errors: 0 };
 
-  async function once(method: 'GET' | 'PUT', path: string, body?: Record<string, unknown>): Promise<VaultResponse> {
+  async function once(method: Method, path: string, body?: Record<string, unknown>): Promise<VaultResponse> {
     const token = s.token();
     const headers: Record<string, string> = {};
     if (token) headers['X-Vault-Token'] = token;
@@ -78,9 +80,9 @@ export function createVaultBackend(opts: { settings: VaultSettings; logger: Logg
     return res as VaultResponse;
   }
 
-  async function call(method: 'GET' | 'PUT', path: string, body?: Record<string, unknown>): Promise<VaultResponse> {
+  async function call(method: Method, path: string, body?: Record<string, unknown>): Promise<VaultResponse> {
     for (let attempt = 0; ; attempt++) {
-      if (method === 'GET') counts.reads++;
+      if (method !== 'PUT') counts.reads++;
       else counts.writes++;
       try {
         const r = await once(method, path, body);
@@ -105,7 +107,7 @@ export function createVaultBackend(opts: { settings: VaultSettings; logger: Logg
         const where = `${method} ${s.address}/v1/${path}`;
         if (status === 403 || status === 401) {
           throw new CertrenderError('CR_VAULT_AUTH', `${where} was refused (${reason})`, {
-            hint: `check the token (from ${s.tokenSource}) and that its policy grants "${method === 'GET' ? 'read' : 'update'}" on ${path}`,
+            hint: `check the token (from ${s.tokenSource}) and that its policy grants "${{ GET: 'read', LIST: 'list', PUT: 'update' }[method]}" on ${path}`,
             details: { path, status },
             cause: e,
           });
@@ -129,6 +131,7 @@ export function createVaultBackend(opts: { settings: VaultSettings; logger: Logg
   return {
     kind: 'vault',
     read: (path) => call('GET', path),
+    list: (path) => call('LIST', path),
     write: (path, body) => call('PUT', path, body),
     stats: () => ({ ...counts }),
   };
