@@ -28,9 +28,21 @@ export function formatReport(r: CycleReport): string {
       r.files.map((f) => [f.destination, verb(f.action), f.mode ?? '-', f.reason ?? '']),
     ),
   );
+  if (r.hooks.length) {
+    out.push(
+      formatTable(
+        ['HOOK', 'ORDER', 'PHASE', 'STATUS', 'DETAIL'],
+        r.hooks.map((h) => {
+          const full = h as { gate?: { ok: boolean; attempts: number; detail: string }; reason?: string; durationMs?: number };
+          const detail = full.reason ?? (full.gate ? `gate ok after ${full.gate.attempts} attempt(s): ${full.gate.detail}` : full.durationMs !== undefined ? `${full.durationMs} ms` : '');
+          return [h.name, String(h.order), h.phase, h.status, detail];
+        }),
+      ),
+    );
+  }
   for (const w of r.warnings) out.push(`warning: ${w}\n`);
-  for (const g of r.groups.filter((g) => g.status === 'rejected' || g.status === 'failed')) {
-    out.push(`error: group [${g.destinations.join(', ')}] ${g.status}, nothing of it was written:\n`);
+  for (const g of r.groups.filter((g) => g.status === 'rejected' || g.status === 'failed' || g.status === 'rolled_back')) {
+    out.push(`error: group [${g.destinations.join(', ')}] ${g.status === 'rolled_back' ? 'rolled back to the files it had before this run' : `${g.status}, nothing of it was written`}:\n`);
     for (const p of g.problems) out.push(`  - ${p}\n`);
   }
   out.push(summaryLine(r) + '\n');
@@ -44,14 +56,17 @@ export function summaryLine(r: CycleReport): string {
   const wouldIssue = count(r.issuances, 'would_issue');
   const changed = r.files.filter((f) => ['create', 'update', 'mode', 'owner'].includes(f.action)).length;
   const unchanged = count(r.files, 'unchanged');
-  const bad = r.groups.filter((g) => g.status === 'rejected' || g.status === 'failed').length;
+  const bad = r.groups.filter((g) => g.status === 'rejected' || g.status === 'failed' || g.status === 'rolled_back').length;
+  const hookFailures = r.hooks.filter((h) => h.status === 'failed').length;
   if (r.mode === 'plan') {
-    return `plan: ${wouldIssue} to issue, ${reused} to reuse; ${changed} file(s) to write, ${unchanged} unchanged, ${count(r.files, 'unknown')} depending on new issuances${bad ? `; ${bad} group(s) failing` : ''}`;
+    const wouldRun = r.hooks.length ? `; hooks in order: ${r.hooks.map((h) => h.name).join(', ')}` : '';
+    return `plan: ${wouldIssue} to issue, ${reused} to reuse; ${changed} file(s) to write, ${unchanged} unchanged, ${count(r.files, 'unknown')} depending on new issuances${bad ? `; ${bad} group(s) failing` : ''}${wouldRun}`;
   }
-  if (issued === 0 && changed === 0 && bad === 0) {
+  if (issued === 0 && changed === 0 && bad === 0 && hookFailures === 0) {
     return `nothing to do: ${reused} issuance(s) reused, ${unchanged} file(s) unchanged, 0 Vault writes`;
   }
-  return `${issued} issued, ${reused} reused; ${changed} file(s) written, ${unchanged} unchanged${bad ? `; ${bad} group(s) NOT written` : ''}`;
+  const ran = r.hooks.filter((h) => h.status === 'ok').length;
+  return `${issued} issued, ${reused} reused; ${changed} file(s) written, ${unchanged} unchanged${bad ? `; ${bad} group(s) NOT written or rolled back` : ''}${r.hooks.length ? `; ${ran} hook run(s) ok, ${hookFailures} failed` : ''}`;
 }
 
 /** `-dry` compatibility: the contents of the files that need no new issuance, private keys redacted. */

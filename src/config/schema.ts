@@ -125,15 +125,65 @@ export const templateSchema = z
     error_on_missing_key: z.boolean().default(false),
     left_delimiter: z.string().min(1).optional(),
     right_delimiter: z.string().min(1).optional(),
-    /** Kept for the hooks issue; parsed and validated now. */
+    /** consul-template: run after the pass when this template's file changed (an implicit hook). */
     command: z.union([z.string(), z.array(z.string())]).optional(),
     command_timeout: duration.optional(),
+    /** Named hooks to run, in their declared order, when this template's group is written. */
+    notify: z.array(z.string()).default([]),
   })
   .strict()
   .superRefine((t, ctx) => {
     const n = (t.source !== undefined ? 1 : 0) + (t.contents !== undefined ? 1 : 0);
     if (n !== 1) ctx.addIssue({ code: 'custom', message: 'exactly one of "source" or "contents" is required' });
   });
+
+export const failurePolicySchema = z.enum(['stop', 'continue', 'rollback']);
+
+export const gateSchema = z
+  .object({
+    type: z.enum(['exec', 'tcp', 'http', 'tls']),
+    /** exec: the command whose exit 0 means healthy. */
+    command: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
+    shell: z.boolean().default(false),
+    /** tcp, tls: host:port. */
+    address: z.string().optional(),
+    /** http: the URL to GET. */
+    url: z.string().optional(),
+    status: z.array(z.number().int()).default([200]),
+    body_match: z.string().optional(),
+    ca_cert: z.string().optional(),
+    client_cert: z.string().optional(),
+    client_key: z.string().optional(),
+    /** tls: the name the served certificate must be valid for (default: the host of address). */
+    server_name: z.string().optional(),
+    /** tls: a certificate file just written; the served leaf must be exactly this one. */
+    expect_cert: z.string().optional(),
+    interval: duration.default(1000),
+    timeout: duration.default(60_000),
+  })
+  .strict()
+  .superRefine((g, ctx) => {
+    const need: Record<string, string[]> = { exec: ['command'], tcp: ['address'], tls: ['address'], http: ['url'] };
+    for (const k of need[g.type]) {
+      if (g[k as keyof typeof g] === undefined) ctx.addIssue({ code: 'custom', path: [k], message: `a ${g.type} gate needs "${k}"` });
+    }
+  });
+
+export const hookSchema = z
+  .object({
+    command: z.union([z.string(), z.array(z.string()).min(1)]),
+    /** Run `command` through `sh -c` (default: argv, no shell). */
+    shell: z.boolean().default(false),
+    /** Hooks run in ascending order; two hooks may not share an order. */
+    order: z.number().int(),
+    timeout: duration.default(60_000),
+    /** After the timeout: SIGTERM to the hook's process group, then SIGKILL after this. */
+    grace: duration.default(5_000),
+    /** What a failure (exit != 0, timeout, gate) does; default: the top-level hook_failure. */
+    on_failure: failurePolicySchema.optional(),
+    gate: gateSchema.optional(),
+  })
+  .strict();
 
 export const atomicDirSchema = z
   .object({
@@ -159,9 +209,35 @@ export const configSchema = z
     static_secret_render_interval: duration.default(5 * 60_000),
     log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),
     atomic_dir: z.array(atomicDirSchema).default([]),
+    /** Named restart hooks: `hook "etcd" { command order gate {...} }`. */
+    hook: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'hook names are letters, digits, "_", "." and "-"'), hookSchema).default({}),
+    /** Default failure policy of hooks: stop (later hooks do not run), continue, or rollback. */
+    hook_failure: failurePolicySchema.default('stop'),
     template: z.array(templateSchema).default([]),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    c.template.forEach((t, i) =>
+      t.notify.forEach((name, j) => {
+        if (!(name in c.hook)) {
+          const known = Object.keys(c.hook);
+          ctx.addIssue({
+            code: 'custom',
+            path: ['template', i, 'notify', j],
+            message: `no hook named "${name}"${known.length ? ` (hooks: ${known.join(', ')})` : ' (declare it with hook "' + name + '" { ... })'}`,
+          });
+        }
+      }),
+    );
+    const byOrder = new Map<number, string>();
+    for (const [name, h] of Object.entries(c.hook)) {
+      const other = byOrder.get(h.order);
+      if (other !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['hook', name, 'order'], message: `order ${h.order} is also hook "${other}"'s: the order would be ambiguous` });
+      }
+      byOrder.set(h.order, name);
+    }
+  });
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;
@@ -169,6 +245,9 @@ export type TemplateConfig = z.output<typeof templateSchema>;
 export type VaultConfig = z.output<typeof vaultSchema>;
 export type LocalCaConfig = z.output<typeof localCaSchema>;
 export type KeyType = z.output<typeof keyTypeSchema>;
+export type HookConfig = z.output<typeof hookSchema>;
+export type GateConfig = z.output<typeof gateSchema>;
+export type FailurePolicy = z.output<typeof failurePolicySchema>;
 
 /** A loaded config: the validated object plus where it came from. */
 export interface LoadedConfig {

@@ -30,6 +30,8 @@ import { isPemLike } from '../pki/pem.js';
 import { planGroups, type DesiredOutput, type OnDisk, type PlannedGroup } from '../plan/plan-groups.js';
 import { resolveOwner } from '../fs/owner.js';
 import { snapshotFiles } from '../fs/snapshot.js';
+import { planHooks } from '../hooks/plan-hooks.js';
+import type { HookReport } from '../hooks/run-hooks.js';
 
 export type CycleMode = 'apply' | 'plan';
 
@@ -67,7 +69,7 @@ export interface FileReport {
   destination: string;
   template: string;
   group: string;
-  action: 'create' | 'update' | 'mode' | 'owner' | 'unchanged' | 'unknown' | 'rejected' | 'failed';
+  action: 'create' | 'update' | 'mode' | 'owner' | 'unchanged' | 'unknown' | 'rejected' | 'failed' | 'rolled_back';
   mode?: string;
   reason?: string;
 }
@@ -75,7 +77,7 @@ export interface FileReport {
 export interface GroupReport {
   id: string;
   destinations: string[];
-  status: 'written' | 'would_write' | 'unchanged' | 'unknown' | 'rejected' | 'failed';
+  status: 'written' | 'would_write' | 'unchanged' | 'unknown' | 'rejected' | 'failed' | 'rolled_back';
   problems: string[];
 }
 
@@ -88,6 +90,8 @@ export interface CycleReport {
   calls: { kind: VaultCall['kind']; path: string; status: 'fetched' | 'cached' | 'would_call' | 'failed'; error?: string }[];
   files: FileReport[];
   groups: GroupReport[];
+  /** Hooks run (apply, then rollback if a rollback policy fired), or that would run (plan). */
+  hooks: (HookReport | { name: string; order: number; phase: 'apply'; status: 'would_run' })[];
   warnings: string[];
   requests: { reads: number; writes: number; errors: number };
   nextRenewal?: string;
@@ -179,6 +183,7 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
     calls: [],
     files: [],
     groups: [],
+    hooks: [],
     warnings: [...loaded.warnings],
     requests: { reads: 0, writes: 0, errors: 0 },
     durationMs: 0,
@@ -260,6 +265,8 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
   const callsOf = new Map<number, Map<string, VaultCall>>();
   const rendered = new Map<number, { content?: string; error?: string; writes: FileWrite[] }>();
   const issuanceRecords = new Map<string, IssuanceRecord>();
+  /** Issuances made in this cycle, with the record they replaced (for a rollback). */
+  const issuedNow = new Map<string, { record: IssuanceRecord; previous?: IssuanceRecord }>();
 
   const fetchOne = async (call: VaultCall, destinations: string[]): Promise<void> => {
     const id = callId(call);
@@ -318,6 +325,21 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
       force: force(destinations),
     });
     const base = { id: shortHash(id), path: call.path, destinations };
+    const quarantined = store.getQuarantine(slot);
+    if (quarantined && quarantined.requestHash === requestHash && !force(destinations)) {
+      const why = `the issuance ${quarantined.serial} for this request was rolled back (${quarantined.reason}); it is not applied again until the request changes or --force-renew`;
+      logger.warn('issuance_quarantined', { path: call.path, destinations, serial: quarantined.serial });
+      // Keep serving what is on disk: the issuance the rollback put back (its request may differ).
+      if (stored && now < new Date(stored.notAfter)) {
+        responses.set(id, stored.response);
+        issuanceRecords.set(id, stored);
+        report.issuances.push({ ...base, action: 'reuse', reason: 'quarantined', serial: stored.serial, notAfter: stored.notAfter, renewAt: stored.renewAt });
+        return;
+      }
+      blockedCalls.set(id, { status: apply ? 'failed' : 'unknown', reason: why });
+      report.issuances.push({ ...base, action: 'failed', reason: 'quarantined', problems: [why] });
+      return;
+    }
     if (decision.action === 'reuse' && stored) {
       responses.set(id, stored.response);
       issuanceRecords.set(id, stored);
@@ -379,6 +401,8 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
       response: resp,
     };
     store.put(record);
+    store.clearQuarantine(slot);
+    issuedNow.set(slot, { record, previous: stored });
     responses.set(id, resp);
     issuanceRecords.set(id, record);
     report.issuances.push({ ...base, action: 'issue', reason: decision.reason, serial: record.serial, notAfter: record.notAfter, renewAt: record.renewAt });
@@ -589,6 +613,45 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
     }
   }
 
+  // -- hooks notified by the groups written (plan: that would be written)
+  const writtenBy = new Map<number, string[]>();
+  for (const g of groups) {
+    // plan: groups that would be written, and those waiting for a new issuance (they would be too)
+    const st = results.get(g.id);
+    if (apply ? st !== 'written' : st !== 'would_write' && st !== 'unknown') continue;
+    for (const o of g.outputs) if (o.change !== 'none') writtenBy.set(o.index, [...(writtenBy.get(o.index) ?? []), o.destination]);
+  }
+  const hooks = planHooks({ config, baseDir: loaded.baseDir, written: writtenBy });
+  if (!apply) {
+    report.hooks = hooks.map((h) => ({ name: h.name, order: h.order, phase: 'apply' as const, status: 'would_run' as const }));
+  } else if (hooks.length) {
+    const { runHooks } = await import('../hooks/run-hooks.js');
+    const applied = await runHooks({ hooks, phase: 'apply', env: opts.env, logger });
+    report.hooks.push(...applied.reports);
+    if (applied.failed) {
+      report.ok = false;
+      if (applied.failed.onFailure === 'rollback') {
+        const written = groups.filter((g) => results.get(g.id) === 'written');
+        await rollBack({ groups: written, disk, journalDir, atomicDirs, pause: opts.pause, logger });
+        for (const g of written) {
+          results.set(g.id, 'rolled_back');
+          groupProblems.set(g.id, [`rolled back: hook "${applied.failed.name}" failed`]);
+        }
+        // Quarantine what was issued for the rolled-back groups, and put the previous issuance back.
+        const rolled = new Set(written.flatMap((g) => g.outputs.map((o) => o.destination)));
+        for (const [slot, { record, previous }] of issuedNow) {
+          if (!record.destinations.some((d) => rolled.has(d))) continue;
+          store.putQuarantine(slot, { requestHash: record.requestHash, serial: record.serial, at: opts.now().toISOString(), reason: `hook "${applied.failed.name}" failed` });
+          if (previous) store.put(previous);
+          else store.remove(slot);
+          logger.error('issuance_quarantined', { path: record.path, destinations: record.destinations, serial: record.serial });
+        }
+        const again = await runHooks({ hooks, phase: 'rollback', env: opts.env, logger });
+        report.hooks.push(...again.reports);
+      }
+    }
+  }
+
   // -- report
   for (const g of groups) {
     const status = results.get(g.id)!;
@@ -598,7 +661,8 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
     for (const o of g.outputs) {
       const blocked = outputs.find((x) => x.destination === o.destination)?.blocked;
       let action: FileReport['action'];
-      if (status === 'unknown' || status === 'rejected' || status === 'failed') action = status;
+      if (status === 'rolled_back') action = 'rolled_back';
+      else if (status === 'unknown' || status === 'rejected' || status === 'failed') action = status;
       else action = o.change === 'none' || o.change === 'blocked' ? 'unchanged' : o.change;
       report.files.push({
         destination: o.destination,
@@ -609,11 +673,12 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
         reason: blocked?.reason ?? (problems.length ? problems.join('; ') : undefined),
       });
     }
-    const event = { written: 'group_written', would_write: 'group_would_write', unchanged: 'group_unchanged', unknown: 'group_unknown', rejected: 'group_rejected', failed: 'group_failed' }[status];
+    const event = { written: 'group_written', would_write: 'group_would_write', unchanged: 'group_unchanged', unknown: 'group_unknown', rejected: 'group_rejected', failed: 'group_failed', rolled_back: 'group_rolled_back' }[status];
     const fields = { group: g.id, destinations, files: g.outputs.filter((o) => o.change !== 'none').map((o) => o.destination), problems: problems.length ? problems : undefined };
-    if (status === 'rejected' || status === 'failed') logger.error(event, fields);
+    const bad = status === 'rejected' || status === 'failed' || status === 'rolled_back';
+    if (bad) logger.error(event, fields);
     else logger.info(event, fields);
-    if (status === 'rejected' || status === 'failed') report.ok = false;
+    if (bad) report.ok = false;
   }
   if (opts.collectContents) {
     report.contents = new Map(outputs.filter((o) => o.content !== undefined).map((o) => [o.destination, o.content!]));
@@ -662,4 +727,50 @@ async function checkRenderedFile(opts: { text: string; anchors: string[]; now: D
   // With no anchor known (a file fed by nothing from a PKI mount), only parsing is checked.
   const problems = opts.anchors.length ? r.result.problems : r.result.problems.filter((p) => !['chain_incomplete', 'untrusted_anchor'].includes(p.rule));
   return problems.length ? problems.map((p) => `${p.rule}: ${p.message}`).join('; ') : undefined;
+}
+
+/**
+ * Put the files of the given groups back as they were before this cycle, from the
+ * snapshot taken at its start: changed files through the same journaled swap, files
+ * the cycle created removed.
+ */
+async function rollBack(opts: {
+  groups: PlannedGroup[];
+  disk: Map<string, OnDisk>;
+  journalDir: string;
+  atomicDirs: Map<string, unknown>;
+  pause?: (p: string) => Promise<void>;
+  logger: Logger;
+}): Promise<void> {
+  const { swapGroup, swapAtomicDir } = await import('../fs/swap-group.js');
+  const { rm } = await import('node:fs/promises');
+  const byAtomicDir = new Map<string, { name: string; content: Buffer; mode: number; uid?: number; gid?: number }[]>();
+  for (const g of opts.groups) {
+    const changed = g.outputs.filter((o) => o.change !== 'none');
+    const restore = changed.filter((o) => opts.disk.get(o.destination)?.exists);
+    const created = changed.filter((o) => !opts.disk.get(o.destination)?.exists);
+    const plain = restore.filter((o) => !opts.atomicDirs.has(dirname(o.destination)));
+    for (const o of restore.filter((o) => opts.atomicDirs.has(dirname(o.destination)))) {
+      const before = opts.disk.get(o.destination)!;
+      const list = byAtomicDir.get(dirname(o.destination)) ?? [];
+      list.push({ name: o.destination.slice(dirname(o.destination).length + 1), content: before.content!, mode: before.mode!, uid: before.uid, gid: before.gid });
+      byAtomicDir.set(dirname(o.destination), list);
+    }
+    if (plain.length) {
+      await swapGroup({
+        groupId: `${g.id}.rollback`,
+        journalDir: opts.journalDir,
+        pause: opts.pause,
+        files: plain.map((o) => {
+          const before = opts.disk.get(o.destination)!;
+          return { path: o.destination, content: before.content!, mode: before.mode!, uid: before.uid, gid: before.gid, backup: false, createDirs: false };
+        }),
+      });
+    }
+    for (const o of created) await rm(o.destination, { force: true });
+    opts.logger.warn('group_restored', { group: g.id, restored: restore.map((o) => o.destination), removed: created.map((o) => o.destination) });
+  }
+  for (const [dir, files] of byAtomicDir) {
+    await swapAtomicDir({ dir, files, keep: 1, journalDir: opts.journalDir, pause: opts.pause });
+  }
 }

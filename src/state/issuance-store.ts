@@ -8,7 +8,7 @@
  * that consume it. The slot survives a change of the request (a new SAN), so the
  * decision can say `request_changed` rather than `missing`.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { shortHash } from '../template/vault-call.js';
 import type { VaultResponse } from '../template/vault-response.js';
@@ -38,6 +38,13 @@ export function slotFor(path: string, destinations: string[]): string {
   return shortHash(`${path}\n${[...destinations].sort().join('\n')}`, 24);
 }
 
+export interface Quarantine {
+  requestHash: string;
+  serial: string;
+  at: string;
+  reason: string;
+}
+
 /** A cached read (not an issuance): reused for static_secret_render_interval. */
 export interface ReadRecord {
   version: 1;
@@ -58,6 +65,19 @@ export function createIssuanceStore(stateDir: string) {
     },
     put(record: IssuanceRecord): void {
       writeFileAtomicSync(join(issuanceDir, `${record.slot}.json`), JSON.stringify(record, null, 1), 0o600);
+    },
+    remove(slot: string): void {
+      rmSync(join(issuanceDir, `${slot}.json`), { force: true });
+    },
+    /** A rolled-back issuance: not applied again until the request changes or a renewal is forced. */
+    getQuarantine(slot: string): Quarantine | undefined {
+      return readJsonIfExists<Quarantine>(join(stateDir, 'quarantine', `${slot}.json`));
+    },
+    putQuarantine(slot: string, q: Quarantine): void {
+      writeFileAtomicSync(join(stateDir, 'quarantine', `${slot}.json`), JSON.stringify(q, null, 1), 0o600);
+    },
+    clearQuarantine(slot: string): void {
+      rmSync(join(stateDir, 'quarantine', `${slot}.json`), { force: true });
     },
     list(): IssuanceRecord[] {
       let names: string[];
