@@ -237,7 +237,7 @@ export function execute(opts: ExecOptions): string {
     }
     notAFunction(cmd.args, final);
     if (first.k === 'nil') return fail(first.pos, 'nil is not a command');
-    return first.k === 'dot' ? dot : first.value;
+    return first.k === 'dot' ? dot : (first as { value: unknown }).value;
   }
 
   function evalFieldChain(dot: unknown, receiver: unknown, node: Arg, idents: string[], args: Arg[], final: unknown): unknown {

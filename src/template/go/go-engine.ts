@@ -9,17 +9,9 @@ import { BUILTIN_NAMES, execute } from './exec.js';
 import { parse } from './parser.js';
 import { NO_VALUE } from './value.js';
 
-/** consul-template functions that read Consul or Nomad. */
-const CONSUL_NOMAD = new Set([
-  'key', 'keyExists', 'keyOrDefault', 'ls', 'safeLs', 'tree', 'safeTree', 'node', 'nodes', 'service', 'services', 'connect',
-  'caRoots', 'caLeaf', 'datacenters', 'partitions', 'peerings', 'exportedServices', 'nomadServices', 'nomadService',
-  'nomadVariables', 'nomadVariableItems', 'nomadVariableList', 'nomadVariableExists',
-]);
-
 function checkFunction(name: string): string | undefined {
   if (BUILTIN_NAMES.includes(name) || TEMPLATE_FUNCTIONS.includes(name)) return undefined;
   if (Object.prototype.hasOwnProperty.call(REFUSED_FUNCTIONS, name)) return `function ${JSON.stringify(name)} is refused by certrender: ${REFUSED_FUNCTIONS[name]}`;
-  if (CONSUL_NOMAD.has(name) || name === 'plugin') return `function ${JSON.stringify(name)} reads Consul/Nomad data, which certrender does not serve`;
   return `function ${JSON.stringify(name)} not defined`;
 }
 

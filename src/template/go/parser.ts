@@ -193,8 +193,11 @@ export function parse(opts: ParseOptions): ParsedTemplate {
     const [list, end] = itemList();
     if (end.k !== 'end') fail(end.pos, `unexpected {{else}} in ${context}`);
     [vars, rangeDepth] = [savedVars, savedRange];
-    // Go keeps the first non-empty definition; a later empty one does not replace it.
-    if (!defines.has(name) || list.some((n) => n.k !== 'text' || n.text.trim() !== '')) defines.set(name, list);
+    // Go keeps the first non-empty definition: an empty one never replaces it, a second non-empty one is an error.
+    const isEmpty = (l: Node[]) => l.every((n) => n.k === 'text' && n.text.trim() === '');
+    const existing = defines.get(name);
+    if (existing && !isEmpty(existing) && !isEmpty(list)) fail(end.pos, `template: multiple definition of template ${JSON.stringify(name)}`);
+    if (!existing || isEmpty(existing)) defines.set(name, list);
   }
 
   function blockControl(): Node {
@@ -324,13 +327,12 @@ export function parse(opts: ParseOptions): ParsedTemplate {
     const neg = clean.startsWith('-');
     const body = clean.replace(/^[+-]/, '');
     const isHex = /^0[xX]/.test(body);
-    if (/^0[xXoObB]?[0-9a-fA-F]*$/.test(body) && !(isHex && /[pP]/.test(body))) {
-      const radix = /^0[xX]/.test(body) ? 16 : /^0[oO]/.test(body) ? 8 : /^0[bB]/.test(body) ? 2 : /^0\d/.test(body) ? 8 : 10;
-      const digits = radix === 10 ? body : body.slice(/^0[xXoObB]/.test(body) ? 2 : 1);
-      const valid = { 16: /^[0-9a-fA-F]+$/, 8: /^[0-7]+$/, 2: /^[01]+$/, 10: /^\d+$/ }[radix]!;
-      if (!valid.test(digits) || /__|^_|_$/.test(s.replace(/^[+-]/, '').replace(/^0[xXoObB]/, ''))) fail(t.pos, `illegal number syntax: ${JSON.stringify(s)}`);
-      const big = BigInt(radix === 10 ? digits : `0${'xob'[[16, 8, 2].indexOf(radix)]}${digits}`);
+    if (isHex ? !/[pP.]/.test(body) : !/[.eE]/.test(body)) {
+      const m = /^(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9]\d*)$/.exec(body);
+      if (!m || /__|[xXoObB]_|_$/.test(s) || /^[+-]?_/.test(s)) return fail(t.pos, `illegal number syntax: ${JSON.stringify(s)}`);
+      const big = BigInt(/^0[0-7]/.test(body) ? `0o${body.slice(1)}` : body.replace(/^0([xXoObB])/, (_, p) => `0${p.toLowerCase()}`));
       const v = neg ? -big : big;
+      if (big > 18446744073709551615n) fail(t.pos, `integer overflow: ${JSON.stringify(s)}`);
       if (v > 9223372036854775807n || v < -9223372036854775808n) fail(t.pos, `${s} overflows int`);
       return Number(v);
     }

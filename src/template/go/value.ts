@@ -1,5 +1,5 @@
 /**
- * How JS values stand for Go values: integral numbers are `int`, other numbers and
+ * How JS values stand for Go values: integral numbers (within int64) are `int`, other numbers and
  * GoFloat are `float64`, arrays `[]interface {}`, plain objects
  * `map[string]interface {}`, null a nil interface, NO_VALUE Go's invalid reflect.Value
  * (a missing map key), STUB the runtime's not-fetched-yet placeholder.
@@ -20,7 +20,7 @@ export function kindOf(v: unknown): Kind {
   if (isStub(v)) return 'stub';
   switch (typeof v) {
     case 'boolean': return 'bool';
-    case 'number': return Number.isInteger(v) ? 'int' : 'float';
+    case 'number': return Number.isInteger(v) && Math.abs(v as number) < 2 ** 63 ? 'int' : 'float';
     case 'bigint': return 'int';
     case 'string': return 'string';
     case 'function': return 'func';

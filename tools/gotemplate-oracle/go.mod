@@ -1,0 +1,3 @@
+module certrender/tools/gotemplate-oracle
+
+go 1.22
