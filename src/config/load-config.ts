@@ -6,14 +6,14 @@
  * Problems are reported as `FILE:LINE: KEY.PATH: message`, all of them at once. Key paths
  * use 0-based indices into the merged `template` and `atomic_dir` lists
  * (`template.0.destination` is the first template of all files, in load order); the
- * line is the one in the file that supplied the value, found by a small position
- * scanner over the source text (js-hcl-parser keeps no positions).
+ * line is the one in the file that supplied the value: HCL positions come from the
+ * parser, JSON ones from a small scanner run only when there is a problem to report.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { CertrenderError } from '../errors.js';
+import { type HclPosition, parseHcl1, pathKey } from './hcl1-parser.js';
 import { atomicDirSchema, configSchema, type LoadedConfig } from './schema.js';
 
 type Obj = Record<string, unknown>;
@@ -32,6 +32,8 @@ export interface ParsedConfigText {
   /** The file's content in the schema's natural shape (blocks normalised), not yet validated. */
   raw: Obj;
   format: 'hcl' | 'json';
+  /** Where a key path of `raw` is in the file; the deepest part of the path that is there. */
+  positionOf(path: PathSeg[]): HclPosition | undefined;
 }
 
 const LIST_BLOCKS = new Set(['template', 'atomic_dir']);
@@ -50,12 +52,12 @@ export async function loadConfig(opts: {
   const files: string[] = [];
   for (const p of opts.paths) files.push(...(await expandPath(resolve(opts.cwd, p))));
 
-  const sources: { file: string; text: string; parsed: ParsedConfigText }[] = [];
+  const sources: { file: string; parsed: ParsedConfigText }[] = [];
   const syntax: ConfigProblem[] = [];
   for (const file of files) {
     const text = await readText(file);
     try {
-      sources.push({ file, text, parsed: parseConfigText({ text, file }) });
+      sources.push({ file, parsed: parseConfigText({ text, file }) });
     } catch (e) {
       if (!(e instanceof CertrenderError) || e.code !== 'CR_CONFIG_INVALID') throw e;
       syntax.push(...(e.details?.problems as ConfigProblem[]));
@@ -68,12 +70,10 @@ export async function loadConfig(opts: {
     error: (iss) => (iss.code === 'invalid_type' && iss.input === undefined ? 'required key is missing' : undefined),
   });
   if (!result.success) {
-    const positions = new Map<number, PosValue>();
     const problems = result.error.issues.flatMap(issueProblems).map(({ path, message }): ConfigProblem => {
       const at = merged.locate(path);
       const src = sources[at.file];
-      if (!positions.has(at.file)) positions.set(at.file, scanPositions(src.text, src.parsed.format === 'json'));
-      return { file: src.file, line: lineOf(positions.get(at.file)!, at.path), path: path.join('.'), message };
+      return { file: src.file, line: src.parsed.positionOf(at.path)?.line, path: path.join('.'), message };
     });
     const order = (p: ConfigProblem) => files.indexOf(p.file) * 1e9 + (p.line ?? 0);
     throw invalid(problems.sort((a, b) => order(a) - order(b)));
@@ -88,17 +88,22 @@ export async function loadConfig(opts: {
   return { config, files, baseDir: resolve(opts.cwd), warnings };
 }
 
-/** Parses one file's text: JSON when it starts with `{` and is valid JSON, HCL1 otherwise. */
+/** Parses one file's text: JSON when it starts with `{` (as HCL1 decides), HCL1 otherwise. */
 export function parseConfigText(opts: { text: string; file: string }): ParsedConfigText {
   const text = opts.text.replace(/^\uFEFF/, '');
   if (firstSignificantChar(text) === '{') {
+    let parsed: Obj;
     try {
-      return { raw: normalize(JSON.parse(text) as Obj), format: 'json' };
-    } catch {
-      // not JSON: HCL1's own parser reads JSON too and reports where it breaks
+      parsed = JSON.parse(text) as Obj;
+    } catch (e) {
+      throw jsonSyntaxError(text, opts.file, e as SyntaxError);
     }
+    let positions: Map<string, HclPosition> | undefined;
+    const positionOf = (path: PathSeg[]) => deepest((positions ??= jsonPositions(text)), rawPath(parsed, path));
+    return { raw: normalize(parsed), format: 'json', positionOf };
   }
-  return { raw: normalize(parseHcl(text, opts.file)), format: 'hcl' };
+  const { value, positions } = parseHcl1(text, opts.file);
+  return { raw: normalize(value), format: 'hcl', positionOf: (path) => deepest(positions, rawPath(value, path)) };
 }
 
 // ---------------------------------------------------------------------------- reading
@@ -148,32 +153,12 @@ function firstSignificantChar(text: string): string | undefined {
   return m?.[1];
 }
 
-let hcl: { parse(text: string): string } | undefined;
-
-function parseHcl(text: string, file: string): Obj {
-  hcl ??= createRequire(import.meta.url)('js-hcl-parser') as { parse(text: string): string };
-  let out: string;
-  try {
-    out = hcl.parse(text);
-  } catch (e) {
-    out = String(e);
-  }
-  try {
-    return JSON.parse(out) as Obj;
-  } catch {
-    // not JSON: an error string
-  }
-  // On a syntax error js-hcl-parser returns "unable to parse JSON: At 1:17: ..." instead of throwing.
-  const reason = out.replace(/^unable to parse JSON:\s*/, '');
-  const pos = /^At (\d+):(\d+):\s*([\s\S]*)$/.exec(reason);
-  if (pos) {
-    throw invalid([{ file, line: Number(pos[1]), column: Number(pos[2]), path: '', message: `syntax error: ${pos[3]}` }]);
-  }
-  // "At -: root.atomic_dir[1]: map must have string keys" (labelled and unlabelled blocks mixed)
-  const block = /root\.(\w+)\[(\d+)\]/.exec(reason);
-  const line = block ? lineOf(scanPositions(text, false), [block[1], Number(block[2])]) : undefined;
-  const mixed = /map must have string keys/.test(reason) ? ' (labelled and unlabelled blocks cannot be mixed in one file)' : '';
-  throw invalid([{ file, line, path: '', message: `syntax error: ${reason.replace(/^At -:\s*/, '')}${mixed}` }]);
+/** V8's "... in JSON at position N"; the excerpt of the text some messages carry is left out. */
+function jsonSyntaxError(text: string, file: string, e: SyntaxError): CertrenderError {
+  const offset = /at position (\d+)/.exec(e.message)?.[1] ?? (/end of JSON input/.test(e.message) ? String(text.length) : undefined);
+  const before = offset === undefined ? undefined : text.slice(0, Number(offset)).split('\n');
+  const reason = e.message.replace(/ in JSON at position[\s\S]*$|, "[\s\S]*$/, '');
+  return invalid([{ file, line: before?.length, column: before && before[before.length - 1].length + 1, path: '', message: `syntax error: invalid JSON: ${reason}` }]);
 }
 
 /** HCL1 gives every block as a list; the schema wants singletons as objects and `{ path, keep }` dirs. */
@@ -190,6 +175,35 @@ function normalize(raw: Obj): Obj {
   return out;
 }
 
+/** The path in the parsed file of a path in its normalised shape: `normalize` undone. */
+function rawPath(raw: Obj, path: PathSeg[]): PathSeg[] {
+  const [head, ...rest] = path;
+  if (typeof head !== 'string') return path;
+  const out: PathSeg[] = [head];
+  const collapsed = (v: unknown): unknown => {
+    if (singleton(v) === v) return v;
+    out.push((v as unknown[]).length - 1);
+    return singleton(v);
+  };
+  if (SINGLETONS.includes(head)) {
+    const v = collapsed(raw[head]);
+    if (head === 'vault' && isObj(v) && typeof rest[0] === 'string' && VAULT_SINGLETONS.includes(rest[0])) {
+      const key = rest.shift() as string;
+      out.push(key);
+      collapsed(v[key]);
+    }
+    return [...out, ...rest];
+  }
+  if (LIST_BLOCKS.has(head) && isObj(raw[head])) return [head, ...rest.slice(1)];
+  const [index, key, ...tail] = rest;
+  const label = head === 'atomic_dir' && typeof index === 'number' ? labelOf((raw[head] as unknown[] | undefined)?.[index]) : undefined;
+  if (label === undefined || key === undefined) return path;
+  out.push(index, label);
+  if (key === 'path') return out;
+  collapsed((raw[head] as Obj[])[index as number][label]);
+  return [...out, key, ...tail];
+}
+
 /** A block repeated in one file: the last wins. */
 function singleton(v: unknown): unknown {
   return Array.isArray(v) && v.length > 0 && v.every(isObj) ? v[v.length - 1] : v;
@@ -197,11 +211,15 @@ function singleton(v: unknown): unknown {
 
 /** `atomic_dir "/x" { keep = 2 }` arrives as `{ "/x": [{ keep: 2 }] }`. */
 function unlabel(item: unknown): unknown {
-  if (!isObj(item)) return item;
+  const label = labelOf(item);
+  return label === undefined ? item : { ...(singleton((item as Obj)[label]) as Obj), path: label };
+}
+
+function labelOf(item: unknown): string | undefined {
+  if (!isObj(item)) return undefined;
   const keys = Object.keys(item);
-  if (keys.length !== 1 || keys[0] in atomicDirSchema.shape) return item;
-  const body = singleton(item[keys[0]]);
-  return isObj(body) ? { ...body, path: keys[0] } : item;
+  if (keys.length !== 1 || keys[0] in atomicDirSchema.shape) return undefined;
+  return isObj(singleton(item[keys[0]])) ? keys[0] : undefined;
 }
 
 // ---------------------------------------------------------------------------- merging
@@ -304,156 +322,59 @@ function editDistance(a: string, b: string): number {
 
 // ---------------------------------------------------------------------------- positions
 
-/**
- * A position scanner for files that already parsed: it keeps only keys, nesting and
- * lines. Block labels (`atomic_dir "/x" {}`) become a `path` key on the label's line.
- */
-interface PosValue {
-  line: number;
-  entries?: PosEntry[];
-  items?: PosValue[];
+/** The position of the longest prefix of `path` that has one. */
+function deepest(positions: ReadonlyMap<string, HclPosition>, path: PathSeg[]): HclPosition | undefined {
+  for (let n = path.length; n > 0; n--) {
+    const at = positions.get(pathKey(path.slice(0, n)));
+    if (at) return at;
+  }
+  return undefined;
 }
 
-interface PosEntry {
-  key: string;
-  line: number;
-  value: PosValue;
-}
-
-interface Token {
-  t: 'str' | 'word' | '{' | '}' | '[' | ']' | '=' | ':' | ',';
-  v: string;
-  line: number;
-}
-
-function scanPositions(text: string, json: boolean): PosValue {
-  const toks = tokenize(text, !json);
-  let k = 0;
-  const isName = (t: Token | undefined) => t?.t === 'str' || t?.t === 'word';
-  const value = (): PosValue => {
-    const t = toks[k++];
-    if (t.t === '{') return { line: t.line, entries: body() };
-    if (t.t !== '[') return { line: t.line };
-    const items: PosValue[] = [];
-    while (k < toks.length && toks[k].t !== ']') {
-      if (toks[k].t === ',') k++;
-      else items.push(value());
-    }
-    k++;
-    return { line: t.line, items };
-  };
-  const body = (): PosEntry[] => {
-    const entries: PosEntry[] = [];
-    while (k < toks.length) {
-      const t = toks[k++];
-      if (t.t === '}') break;
-      if (!isName(t)) continue;
-      const labels: Token[] = [];
-      while (isName(toks[k])) labels.push(toks[k++]);
-      const op = toks[k]?.t;
-      if ((op === '=' || op === ':') && k + 1 < toks.length) {
-        k++;
-        entries.push({ key: t.v, line: t.line, value: value() });
-      } else if (op === '{') {
-        k++;
-        const label: PosEntry | undefined = labels[0] && { key: 'path', line: labels[0].line, value: { line: labels[0].line } };
-        const inner = body();
-        entries.push({ key: t.v, line: t.line, value: { line: t.line, entries: label ? [label, ...inner] : inner } });
+/** Positions of the keys and items of a text JSON.parse accepted, keyed like parseHcl1's. */
+function jsonPositions(text: string): Map<string, HclPosition> {
+  const positions = new Map<string, HclPosition>();
+  let i = 0;
+  let line = 1;
+  let lineStart = 0;
+  const skip = () => {
+    for (let c = text.charCodeAt(i); c === 32 || c === 9 || c === 10 || c === 13; c = text.charCodeAt(++i)) {
+      if (c === 10) {
+        line++;
+        lineStart = i + 1;
       }
     }
-    return entries;
   };
-  if (json && toks[0]?.t === '{') return value();
-  return { line: 1, entries: body() };
-}
-
-function tokenize(text: string, hclStrings: boolean): Token[] {
-  const toks: Token[] = [];
-  let line = 1;
-  let i = 0;
-  const skipTo = (end: number) => {
-    for (; i < end; i++) if (text[i] === '\n') line++;
+  const string = (): string => {
+    const start = i;
+    for (i++; text.charCodeAt(i) !== 34; i++) if (text.charCodeAt(i) === 92) i++;
+    return JSON.parse(text.slice(start, ++i)) as string;
   };
-  while (i < text.length) {
-    const c = text[i];
-    const start = line;
-    if (/\s/.test(c)) skipTo(i + 1);
-    else if (c === '#' || text.startsWith('//', i)) skipTo(text.indexOf('\n', i) < 0 ? text.length : text.indexOf('\n', i));
-    else if (text.startsWith('/*', i)) skipTo(text.indexOf('*/', i) < 0 ? text.length : text.indexOf('*/', i) + 2);
-    else if ('{}[]=:,'.includes(c)) {
-      toks.push({ t: c as Token['t'], v: c, line });
+  const value = (path: PathSeg[]): void => {
+    skip();
+    const open = text[i];
+    if (open === '"') string();
+    else if (open !== '{' && open !== '[') while (i < text.length && !',]} \t\r\n'.includes(text[i])) i++;
+    else {
+      const close = open === '{' ? '}' : ']';
       i++;
-    } else if (c === '"') {
-      const end = stringEnd(text, i, hclStrings);
-      const v = text.slice(i + 1, end - 1).replace(/\\(.)/g, '$1');
-      skipTo(end);
-      toks.push({ t: 'str', v, line: start });
-    } else if (hclStrings && /^<<-?([A-Za-z_][\w-]*)\r?\n/.test(text.slice(i, i + 100))) {
-      const marker = /^<<-?([A-Za-z_][\w-]*)/.exec(text.slice(i))![1];
-      const term = new RegExp(`\\n[ \\t]*${marker}[ \\t]*(?=\\r?\\n|$)`, 'g');
-      term.lastIndex = i;
-      const m = term.exec(text);
-      skipTo(m ? m.index + m[0].length : text.length);
-      toks.push({ t: 'str', v: '', line: start });
-    } else {
-      const m = /[^\s{}[\]=:,"#]+/y;
-      m.lastIndex = i;
-      const word = m.exec(text)?.[0] ?? c;
-      toks.push({ t: 'word', v: word, line });
-      i += word.length;
-    }
-  }
-  return toks;
-}
-
-/** Index just past the closing quote; HCL strings may nest quotes inside `${ }`. */
-function stringEnd(text: string, open: number, hcl: boolean): number {
-  let depth = 0;
-  for (let i = open + 1; i < text.length; i++) {
-    const c = text[i];
-    if (c === '\\') i++;
-    else if (hcl && c === '$' && text[i + 1] === '{') {
-      depth++;
+      skip();
+      for (let n = 0; text[i] !== close; n++) {
+        skip();
+        const at = { line, column: i - lineStart + 1 };
+        const item = [...path, open === '{' ? string() : n];
+        positions.set(pathKey(item), at);
+        if (open === '{') {
+          skip();
+          i++; // the colon
+        }
+        value(item);
+        skip();
+        if (text[i] === ',') i++;
+      }
       i++;
-    } else if (depth > 0 && c === '}') depth--;
-    else if (depth > 0 && c === '"') i = stringEnd(text, i, hcl) - 1;
-    else if (c === '"') return i + 1;
-  }
-  return text.length;
-}
-
-/**
- * Line of a key path in one file, following the loader's shapes: a list index counts
- * blocks of that key in order (or items of a list value); a repeated singleton takes
- * the last. Falls back to the deepest block found.
- */
-function lineOf(root: PosValue, path: PathSeg[]): number | undefined {
-  let node = root;
-  let line: number | undefined;
-  for (let i = 0; i < path.length; i++) {
-    const seg = path[i];
-    if (typeof seg === 'number') {
-      const item = node.items?.[seg];
-      if (!item) break;
-      node = item;
-      line = item.line;
-      continue;
     }
-    const hits = node.entries?.filter((e) => e.key === seg) ?? [];
-    if (hits.length === 0) break;
-    const next = path[i + 1];
-    if (typeof next === 'number') {
-      const items = hits.flatMap((e) => e.value.items ?? [{ ...e.value, line: e.line }]);
-      line = hits[0].line;
-      if (!items[next]) break;
-      node = items[next];
-      line = node.line;
-      i++;
-      continue;
-    }
-    const last = hits[hits.length - 1];
-    line = last.line;
-    node = last.value.items?.length ? last.value.items[last.value.items.length - 1] : last.value;
-  }
-  return line;
+  };
+  value([]);
+  return positions;
 }

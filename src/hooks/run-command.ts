@@ -2,8 +2,10 @@
  * Run one hook command: argv without a shell (unless asked), in its own process group,
  * with a timeout that really ends it: SIGTERM to the whole group, then SIGKILL after a
  * grace period. The run is over when the process exits, even if a background child
- * still holds its output open (we stop reading then), and the group is killed so no
- * process of it outlives the run. Output is captured up to a bound, for the log.
+ * still holds its output open (we stop reading then). After a timeout the whole group
+ * is killed, so no process of a hung hook outlives the run; after a normal exit a
+ * background child is left running (a hook may start a daemon). Output is captured up
+ * to a bound, for the log.
  */
 import { spawn } from 'node:child_process';
 
@@ -73,8 +75,10 @@ export function runCommand(spec: CommandSpec): Promise<CommandResult> {
       if (settled) return;
       settled = true;
       for (const t of timers) clearTimeout(t);
-      // Leave nothing behind: a background child of the hook dies with its group.
-      if (child.pid) killGroup(child.pid, 'SIGKILL');
+      // After a timeout nothing of the hook may survive: its whole group dies. After a
+      // normal exit a background child is left alone: it may be the daemon the hook
+      // (re)started; we only stop reading its output.
+      if (timedOut && child.pid) killGroup(child.pid, 'SIGKILL');
       child.stdout!.destroy();
       child.stderr!.destroy();
       resolve({ exitCode: null, signal: null, timedOut, durationMs: Date.now() - started, output, truncated, ...r });
