@@ -30,20 +30,20 @@ export type ErrorCode =
 export interface CertrenderErrorOptions {
   hint?: string;
   cause?: unknown;
-  /** Structured details (file, line, path, template, destination, rule...). Never secrets. */
-  details?: Record<string, unknown>;
+  /** Structured context (file, line, path, template, destination, rule...). Never secrets. */
+  context?: Record<string, unknown>;
 }
 
 export class CertrenderError extends Error {
   readonly code: ErrorCode;
   readonly hint?: string;
-  readonly details?: Record<string, unknown>;
+  readonly context?: Record<string, unknown>;
   constructor(code: ErrorCode, message: string, opts: CertrenderErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'CertrenderError';
     this.code = code;
     this.hint = opts.hint;
-    this.details = opts.details;
+    this.context = opts.context;
   }
 }
 

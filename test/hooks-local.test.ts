@@ -73,6 +73,24 @@ test('three hooks, the second gate fails: the third never runs and the report sa
   assert.ok(second.gate!.attempts >= 2, 'the gate was polled');
   assert.match((run.report.hooks[2] as { reason?: string }).reason!, /hook "second" failed/);
   assert.ok(existsSync(join(dir, 'out/web.pem')), 'stop keeps the files (the service may recover; the next cycle retries)');
+
+  // Nothing changes on disk, yet the next cycle runs the hooks that did not complete: the
+  // service must still be restarted onto the files already written.
+  writeConfig(dir, {
+    hooks: {
+      first: { ...append(dir, 'first'), order: 1 },
+      second: { ...append(dir, 'second'), order: 2, gate: { type: 'exec', command: ['/bin/true'], interval: '50ms', timeout: '300ms' } },
+      third: { ...append(dir, 'third'), order: 3 },
+    },
+    notify: ['first', 'second', 'third'],
+  });
+  const retry = await cycle({ dir });
+  assert.ok(retry.report.ok, JSON.stringify(retry.report.hooks));
+  assert.ok(retry.report.files.every((f) => f.action === 'unchanged'));
+  assert.equal(retry.report.hooks.map((h) => [h.name, h.status]), [['second', 'ok'], ['third', 'ok']]);
+  assert.equal(hookLog(dir), ['first', 'second', 'second', 'third']);
+  const quiet = await cycle({ dir });
+  assert.equal(quiet.report.hooks, [], 'nothing pending any more');
 });
 
 test('a hook that hangs is ended at its timeout and fails', async () => {

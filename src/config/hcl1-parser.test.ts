@@ -242,7 +242,7 @@ function assertSyntaxError(text: string, line: number, column: number, message: 
     assert.instance(e, CertrenderError);
     const err = e as CertrenderError;
     assert.is(err.code, 'CR_CONFIG_INVALID');
-    const [p] = err.details?.problems as { file: string; line: number; column: number; path: string; message: string }[];
+    const [p] = err.context?.problems as { file: string; line: number; column: number; path: string; message: string }[];
     assert.equal([p.file, p.line, p.column, p.path], ['dir/f.hcl', line, column, ''], err.message);
     assert.ok(err.message.startsWith(`dir/f.hcl:${line}:${column}: syntax error: `), err.message);
     assert.match(p.message, /^syntax error: /);

@@ -126,7 +126,7 @@ export function parseHcl1(input: string, file: string): Hcl1Document {
   const fail = (at: { line: number; col: number }, msg: string): never => {
     throw new CertrenderError('CR_CONFIG_INVALID', `${file}:${at.line}:${at.col}: syntax error: ${msg}`, {
       hint: 'fix the HCL syntax at the position shown',
-      details: { problems: [{ file, line: at.line, column: at.col, path: '', message: `syntax error: ${msg}` }] },
+      context: { problems: [{ file, line: at.line, column: at.col, path: '', message: `syntax error: ${msg}` }] },
     });
   };
   const here = () => ({ line, col: i - lineStart + 1 });

@@ -34,7 +34,7 @@ async function rejects(p: Promise<unknown>): Promise<CertrenderError> {
   throw new Error('expected a rejection');
 }
 
-const problems = (e: CertrenderError) => e.details?.problems as ConfigProblem[];
+const problems = (e: CertrenderError) => e.context?.problems as ConfigProblem[];
 
 const HCL = `
 vault {
@@ -166,7 +166,7 @@ test('a directory is walked recursively in lexical order', async () => {
 test('a missing path is CR_CONFIG_READ naming it', async () => {
   const e = await rejects(load(['nope.hcl']));
   assert.is(e.code, 'CR_CONFIG_READ');
-  assert.is(e.details?.file, join(dir, 'nope.hcl'));
+  assert.is(e.context?.file, join(dir, 'nope.hcl'));
 });
 
 test('a syntax error reports file and line', async () => {
@@ -248,6 +248,54 @@ test('local_ca with VAULT_ADDR in the environment: a warning, not an error', asy
   assert.is(config.local_ca?.ttl, 86_400_000);
   assert.equal(warnings, ['local_ca is set: VAULT_ADDR is ignored']);
   assert.equal((await load([file], {})).warnings, []);
+});
+
+test('hooks: labelled HCL blocks with a gate give the same record as JSON; errors point into them', async () => {
+  const hcl = await write(
+    'h.hcl',
+    `hook "etcd" {
+  command = ["systemctl", "restart", "etcd"]
+  order   = 10
+  gate {
+    type    = "tcp"
+    address = "127.0.0.1:2379"
+  }
+}
+hook "kubelet" {
+  command = "systemctl restart kubelet"
+  order   = 20
+}
+template {
+  contents    = "x"
+  destination = "/tmp/x"
+  notify      = ["etcd", "kubelet"]
+}
+`,
+  );
+  const json = await write(
+    'h.json',
+    JSON.stringify({
+      hook: {
+        etcd: { command: ['systemctl', 'restart', 'etcd'], order: 10, gate: { type: 'tcp', address: '127.0.0.1:2379' } },
+        kubelet: { command: 'systemctl restart kubelet', order: 20 },
+      },
+      template: [{ contents: 'x', destination: '/tmp/x', notify: ['etcd', 'kubelet'] }],
+    }),
+  );
+  const a = (await load([hcl])).config;
+  assert.equal(a, (await load([json])).config);
+  assert.is(a.hook.etcd.gate!.address, '127.0.0.1:2379');
+  assert.is(a.hook.etcd.timeout, 60_000);
+
+  const bad = await write('bad.hcl', `hook "etcd" {\n  command = "x"\n  order = 1\n  gate {\n    type = "tls"\n    adress = "h:1"\n  }\n}\n`);
+  const e = await rejects(load([bad]));
+  assert.equal(
+    problems(e).map((p) => [p.path, p.line]),
+    [
+      ['hook.etcd.gate.address', 4],
+      ['hook.etcd.gate.adress', 6],
+    ],
+  );
 });
 
 test.run();

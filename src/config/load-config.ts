@@ -60,7 +60,7 @@ export async function loadConfig(opts: {
       sources.push({ file, parsed: parseConfigText({ text, file }) });
     } catch (e) {
       if (!(e instanceof CertrenderError) || e.code !== 'CR_CONFIG_INVALID') throw e;
-      syntax.push(...(e.details?.problems as ConfigProblem[]));
+      syntax.push(...(e.context?.problems as ConfigProblem[]));
     }
   }
   if (syntax.length > 0) throw invalid(syntax);
@@ -131,7 +131,7 @@ function readError(path: string, cause: unknown): never {
   throw new CertrenderError('CR_CONFIG_READ', `cannot read config ${path}: ${code ?? String(cause)}`, {
     hint: 'check the config path and its permissions',
     cause,
-    details: { file: path },
+    context: { file: path },
   });
 }
 
@@ -142,7 +142,7 @@ function invalid(problems: ConfigProblem[]): CertrenderError {
   });
   return new CertrenderError('CR_CONFIG_INVALID', lines.join('\n'), {
     hint: 'fix the keys named above (schema: schema/certrender.schema.json)',
-    details: { problems },
+    context: { problems },
   });
 }
 
@@ -172,6 +172,22 @@ function normalize(raw: Obj): Obj {
   }
   for (const k of LIST_BLOCKS) if (isObj(out[k])) out[k] = [out[k]];
   if (Array.isArray(out.atomic_dir)) out.atomic_dir = out.atomic_dir.map(unlabel);
+  if (Array.isArray(out.hook)) out.hook = hooksByName(out.hook);
+  return out;
+}
+
+/**
+ * `hook "etcd" { ... gate { ... } }` arrives as `[{ etcd: [{ ..., gate: [{...}] }] }]`:
+ * a record by name, with its gate a singleton. A name repeated in one file: the last wins.
+ */
+function hooksByName(items: unknown[]): unknown {
+  const out: Obj = {};
+  for (const item of items) {
+    const label = isObj(item) ? Object.keys(item)[0] : undefined;
+    if (label === undefined || Object.keys(item as Obj).length !== 1) return items; // let the schema report it
+    const body = singleton((item as Obj)[label]);
+    out[label] = isObj(body) && 'gate' in body ? { ...body, gate: singleton(body.gate) } : body;
+  }
   return out;
 }
 
@@ -195,6 +211,17 @@ function rawPath(raw: Obj, path: PathSeg[]): PathSeg[] {
     return [...out, ...rest];
   }
   if (LIST_BLOCKS.has(head) && isObj(raw[head])) return [head, ...rest.slice(1)];
+  if (head === 'hook' && Array.isArray(raw.hook) && typeof rest[0] === 'string') {
+    const [name, key, ...tail] = rest;
+    const index = (raw.hook as Obj[]).map((item, i) => (isObj(item) && name in item ? i : -1)).filter((i) => i >= 0).pop();
+    if (index === undefined) return path;
+    const blocks = (raw.hook as Obj[])[index][name as string];
+    const hookPath: PathSeg[] = ['hook', index, name, Array.isArray(blocks) ? blocks.length - 1 : 0];
+    if (key === undefined) return hookPath;
+    if (key !== 'gate') return [...hookPath, key, ...tail];
+    const body = singleton(blocks) as Obj;
+    return [...hookPath, 'gate', ...(Array.isArray(body?.gate) ? [(body.gate as unknown[]).length - 1] : []), ...tail];
+  }
   const [index, key, ...tail] = rest;
   const label = head === 'atomic_dir' && typeof index === 'number' ? labelOf((raw[head] as unknown[] | undefined)?.[index]) : undefined;
   if (label === undefined || key === undefined) return path;
@@ -285,7 +312,7 @@ function issueProblems(iss: z.core.$ZodIssue): { path: PathSeg[]; message: strin
 }
 
 interface SchemaNode {
-  def: { type: string; shape?: Record<string, SchemaNode>; element?: SchemaNode; innerType?: SchemaNode; in?: SchemaNode };
+  def: { type: string; shape?: Record<string, SchemaNode>; element?: SchemaNode; innerType?: SchemaNode; in?: SchemaNode; valueType?: SchemaNode };
 }
 
 /** Keys the schema allows in the object at `path`. */
@@ -295,7 +322,9 @@ function knownKeys(path: PathSeg[]): string[] {
     return s;
   };
   let node = unwrap(configSchema as unknown as SchemaNode);
-  for (const seg of path) node = unwrap(typeof seg === 'number' ? node?.def.element : node?.def.shape?.[seg]);
+  for (const seg of path) {
+    node = unwrap(typeof seg === 'number' ? node?.def.element : node?.def.type === 'record' ? node.def.valueType : node?.def.shape?.[seg]);
+  }
   return Object.keys(node?.def.shape ?? {});
 }
 

@@ -243,7 +243,7 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
         if (publicKeyFingerprints(pem).length === 0) {
           throw new CertrenderError('CR_VAULT_RESPONSE', `${mount}/cert/ca returned no CA certificate to pin`, {
             hint: 'does the PKI mount have a root or intermediate issuer? Or set trust_anchor in the config',
-            details: { path: `${mount}/cert/ca` },
+            context: { path: `${mount}/cert/ca` },
           });
         }
         store.pinAnchor(mount, pem);
@@ -357,7 +357,7 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
     const resp = await b.write(call.path, issuanceBody(call.params));
     const d = resp?.data;
     if (!d || typeof d.certificate !== 'string') {
-      throw new CertrenderError('CR_VAULT_RESPONSE', `${call.path} answered without data.certificate`, { details: { path: call.path } });
+      throw new CertrenderError('CR_VAULT_RESPONSE', `${call.path} answered without data.certificate`, { context: { path: call.path } });
     }
     const chain = [...(Array.isArray(d.ca_chain) ? d.ca_chain : d.ca_chain ? [d.ca_chain] : []), ...(d.issuing_ca ? [d.issuing_ca] : [])].map(String);
     const { validateIssuance } = await import('../pki/validate.js');
@@ -621,13 +621,27 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
     if (apply ? st !== 'written' : st !== 'would_write' && st !== 'unknown') continue;
     for (const o of g.outputs) if (o.change !== 'none') writtenBy.set(o.index, [...(writtenBy.get(o.index) ?? []), o.destination]);
   }
-  const hooks = planHooks({ config, baseDir: loaded.baseDir, written: writtenBy });
+  // Hooks a previous cycle could not run (failed or skipped under `stop`/`continue`) run again now.
+  const pending = store.getPendingHooks();
+  const notified = new Set(planHooks({ config, baseDir: loaded.baseDir, written: writtenBy }).map((h) => h.name));
+  const withPending = new Map(writtenBy);
+  for (const [i, dests] of pending?.written ?? []) {
+    if (i < config.template.length) withPending.set(i, [...new Set([...(withPending.get(i) ?? []), ...dests])]);
+  }
+  const hooks = planHooks({ config, baseDir: loaded.baseDir, written: withPending }).filter((h) => notified.has(h.name) || pending?.names.includes(h.name));
+  if (pending && hooks.some((h) => !notified.has(h.name))) logger.warn('hooks_pending', { hooks: hooks.filter((h) => !notified.has(h.name)).map((h) => h.name), since: pending.since });
   if (!apply) {
     report.hooks = hooks.map((h) => ({ name: h.name, order: h.order, phase: 'apply' as const, status: 'would_run' as const }));
   } else if (hooks.length) {
     const { runHooks } = await import('../hooks/run-hooks.js');
     const applied = await runHooks({ hooks, phase: 'apply', env: opts.env, logger });
     report.hooks.push(...applied.reports);
+    const notDone = applied.reports.filter((r) => r.status !== 'ok').map((r) => r.name);
+    if (notDone.length && applied.failed?.onFailure !== 'rollback') {
+      store.putPendingHooks({ names: notDone, written: [...withPending.entries()], since: pending?.since ?? opts.now().toISOString() });
+    } else {
+      store.clearPendingHooks();
+    }
     if (applied.failed) {
       report.ok = false;
       if (applied.failed.onFailure === 'rollback') {
@@ -651,6 +665,8 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
       }
     }
   }
+
+  if (apply && hooks.length === 0 && pending) store.clearPendingHooks();
 
   // -- report
   for (const g of groups) {

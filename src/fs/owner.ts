@@ -24,7 +24,7 @@ export function resolveOwner(kind: 'user' | 'group', v: string | number | undefi
   if (id === undefined) {
     throw new CertrenderError('CR_CONFIG_INVALID', `${where}: ${kind} "${v}" does not exist on this host`, {
       hint: `create the ${kind} or give a numeric id`,
-      details: { [kind]: v },
+      context: { [kind]: v },
     });
   }
   return id;

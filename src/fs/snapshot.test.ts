@@ -35,7 +35,7 @@ test('snapshotFile: a directory at the output path is CR_WRITE', async () => {
     await snapshotFile(dir);
     assert.unreachable();
   } catch (e) {
-    assert.equal([(e as CertrenderError).code, (e as CertrenderError).details?.path], ['CR_WRITE', dir]);
+    assert.equal([(e as CertrenderError).code, (e as CertrenderError).context?.path], ['CR_WRITE', dir]);
   }
 });
 

@@ -39,7 +39,7 @@ export async function snapshotFile(file: string): Promise<FileSnapshot> {
     if (!st.isFile()) {
       throw new CertrenderError('CR_WRITE', `output path ${file} is not a regular file`, {
         hint: 'point the destination at a file path, or remove what is there',
-        details: { path: file },
+        context: { path: file },
       });
     }
     return {
@@ -56,7 +56,7 @@ export async function snapshotFile(file: string): Promise<FileSnapshot> {
     throw new CertrenderError('CR_WRITE', `cannot read the current output ${file}: ${errnoOf(e) ?? String(e)}`, {
       hint: 'certrender must be able to read its own outputs: check the permissions of the file and its directory',
       cause: e,
-      details: { path: file },
+      context: { path: file },
     });
   }
 }

@@ -135,7 +135,7 @@ test('swapGroup without createDirs: a missing parent is CR_WRITE naming the path
   } catch (e) {
     assert.instance(e, CertrenderError);
     assert.is((e as CertrenderError).code, 'CR_WRITE');
-    assert.is((e as CertrenderError).details?.path, missing);
+    assert.is((e as CertrenderError).context?.path, missing);
     assert.ok((e as CertrenderError).hint?.includes('create_dest_dirs'));
   }
   assert.equal(await fx.state(), fx.OLD);
@@ -156,7 +156,7 @@ test('swapGroup: a staging failure (parent dir is a file) leaves every target un
       assert.unreachable();
     } catch (e) {
       assert.is((e as CertrenderError).code, 'CR_WRITE');
-      assert.is((e as CertrenderError).details?.path, bad);
+      assert.is((e as CertrenderError).context?.path, bad);
     }
     assert.equal(await fx.state(), fx.OLD);
     assert.equal(await Promise.all(fx.files.slice(0, 2).map(async (f) => (await fsp.stat(f.path)).ino)), inodes);
@@ -242,7 +242,7 @@ test('recoverJournals: a garbage journal is CR_JOURNAL naming it, and nothing is
       assert.unreachable();
     } catch (e) {
       assert.is((e as CertrenderError).code, 'CR_JOURNAL');
-      assert.is((e as CertrenderError).details?.path, bad);
+      assert.is((e as CertrenderError).context?.path, bad);
     }
     assert.equal(await snapshot(), before);
   }
@@ -326,7 +326,7 @@ test('swapAtomicDir: something else in the way is CR_WRITE naming it', async () 
     assert.unreachable();
   } catch (e) {
     assert.is((e as CertrenderError).code, 'CR_WRITE');
-    assert.is((e as CertrenderError).details?.path, path.join(fx.dir, 'tls.key'));
+    assert.is((e as CertrenderError).context?.path, path.join(fx.dir, 'tls.key'));
   }
   assert.equal(await fsp.readdir(fx.dir), ['tls.key']);
 });

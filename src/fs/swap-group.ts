@@ -170,7 +170,7 @@ function writeError(file: string, cause: unknown): CertrenderError {
   return new CertrenderError('CR_WRITE', `cannot write ${file}: ${code ?? String(cause)}`, {
     hint: (code && HINTS[code]) ?? 'check the destination path and its permissions, then run certrender again',
     cause,
-    details: { path: file },
+    context: { path: file },
   });
 }
 
@@ -212,7 +212,7 @@ async function openJournal(journalDir: string, id: string, journal: Journal): Pr
   if (await exists(file).catch(() => false)) {
     throw new CertrenderError('CR_JOURNAL', `a journal for ${id} is still pending: ${file}`, {
       hint: 'an earlier swap was interrupted: run recovery (certrender does it at start) before swapping again',
-      details: { path: file },
+      context: { path: file },
     });
   }
   try {
@@ -222,7 +222,7 @@ async function openJournal(journalDir: string, id: string, journal: Journal): Pr
     throw new CertrenderError('CR_STATE', `cannot write the swap journal ${file}: ${errnoOf(e) ?? String(e)}`, {
       hint: 'the state directory must be writable by certrender: check its owner, mode and free space',
       cause: e,
-      details: { path: file },
+      context: { path: file },
     });
   }
 }
@@ -290,7 +290,7 @@ function journalError(file: string, what: string, cause?: unknown): CertrenderEr
   return new CertrenderError('CR_JOURNAL', `journal ${file} ${what}; nothing was recovered`, {
     hint: 'inspect the files it lists by hand, restore any .certrender-*.orig link over its target if needed, then move the journal away',
     cause,
-    details: { path: file },
+    context: { path: file },
   });
 }
 
@@ -309,7 +309,7 @@ export async function swapGroup(opts: {
   const targets = files.map((f) => f.path);
   if (targets.some((t) => !path.isAbsolute(t)) || new Set(targets).size !== targets.length) {
     throw new CertrenderError('CR_INTERNAL', `group ${groupId}: paths must be absolute and distinct`, {
-      details: { paths: targets },
+      context: { paths: targets },
     });
   }
   const crash = crashPoints(opts.pause);
@@ -389,7 +389,7 @@ async function abandonRenames(journalDir: string, journal: GroupJournal, failure
     return new CertrenderError('CR_WRITE', `${failure.message}; restoring the old files failed too`, {
       hint: `run certrender again: recovery finishes the roll back from ${journalFile(journalDir, journal.groupId)}`,
       cause: e,
-      details: failure.details,
+      context: failure.context,
     });
   }
 }
@@ -521,7 +521,7 @@ export async function swapAtomicDir(opts: {
   const names = files.map((f) => f.name);
   if (!path.isAbsolute(dir) || !names.every(isName) || new Set(names).size !== names.length || !(Number.isInteger(keep) && keep >= 0)) {
     throw new CertrenderError('CR_INTERNAL', `swapAtomicDir ${dir}: needs an absolute dir, distinct plain file names and keep >= 0`, {
-      details: { path: dir, names },
+      context: { path: dir, names },
     });
   }
   const crash = crashPoints(opts.pause);
@@ -535,7 +535,7 @@ export async function swapAtomicDir(opts: {
     if (live !== undefined && !GENERATION.test(live)) {
       throw new CertrenderError('CR_WRITE', `${path.join(dir, DATA)} points at ${live}, not at a certrender generation`, {
         hint: 'this directory is managed by another tool: write the files somewhere else',
-        details: { path: dir },
+        context: { path: dir },
       });
     }
     counter = Math.max(0, ...(await generations(dir)).map(genNumber));
@@ -546,7 +546,7 @@ export async function swapAtomicDir(opts: {
       else if (!st.isSymbolicLink() || (await fsp.readlink(path.join(dir, name))) !== `${DATA}/${name}`) {
         throw new CertrenderError('CR_WRITE', `${path.join(dir, name)} is in the way of the ${DATA} layout`, {
           hint: 'remove it (it is neither a regular file nor a ..data symlink), then run certrender again',
-          details: { path: path.join(dir, name) },
+          context: { path: path.join(dir, name) },
         });
       }
     }

@@ -143,7 +143,7 @@ export function createLocalCaBackend(opts: { stateDir: string; config: LocalCaCo
   function notCreated(mount: string): CertrenderError {
     return new CertrenderError('CR_LOCAL_CA', `the local CA for mount "${mount}" does not exist yet`, {
       hint: 'it is created by the first `certrender once`; `plan` creates nothing',
-      details: { mount },
+      context: { mount },
     });
   }
 
@@ -160,12 +160,12 @@ export function createLocalCaBackend(opts: { stateDir: string; config: LocalCaCo
     const dns = splitList(params.alt_names);
     const ips = splitList(params.ip_sans);
     if (op === 'sign') {
-      if (!params.csr) throw new CertrenderError('CR_LOCAL_CA', `${m[0]}: "csr" is required for sign`, { details: { path: m[0] } });
+      if (!params.csr) throw new CertrenderError('CR_LOCAL_CA', `${m[0]}: "csr" is required for sign`, { context: { path: m[0] } });
       let csr: InstanceType<typeof x509.Pkcs10CertificateRequest>;
       try {
         csr = new x509.Pkcs10CertificateRequest(params.csr);
       } catch (e) {
-        throw new CertrenderError('CR_LOCAL_CA', `${m[0]}: the csr does not parse`, { cause: e, details: { path: m[0] } });
+        throw new CertrenderError('CR_LOCAL_CA', `${m[0]}: the csr does not parse`, { cause: e, context: { path: m[0] } });
       }
       if (!(await csr.verify())) throw new CertrenderError('CR_LOCAL_CA', `${m[0]}: the csr signature does not verify`);
       publicKeyObj = createPublicKey({ key: Buffer.from(csr.publicKey.rawData), format: 'der', type: 'spki' });
@@ -181,7 +181,7 @@ export function createLocalCaBackend(opts: { stateDir: string; config: LocalCaCo
       privatePem = exportPrivateKey(pair.privateKey, params.private_key_format === 'pkcs8');
     }
     if (!cn && dns.length === 0 && ips.length === 0) {
-      throw new CertrenderError('CR_LOCAL_CA', `${m[0]}: common_name is required`, { details: { path: m[0] } });
+      throw new CertrenderError('CR_LOCAL_CA', `${m[0]}: common_name is required`, { context: { path: m[0] } });
     }
     if (cn && params.exclude_cn_from_sans !== 'true') {
       if (isIP(cn)) ips.unshift(cn);
@@ -243,7 +243,7 @@ export function createLocalCaBackend(opts: { stateDir: string; config: LocalCaCo
     const dir = mountDir(opts.stateDir, 'local-kv', mount);
     const file = join(dir, createHash('sha256').update(key).digest('hex').slice(0, 32) + '.json');
     const notFound = () =>
-      new CertrenderError('CR_VAULT_HTTP', `${m[0]}: no value stored (local KV)`, { details: { path: m[0], status: 404 } });
+      new CertrenderError('CR_VAULT_HTTP', `${m[0]}: no value stored (local KV)`, { context: { path: m[0], status: 404 } });
     if (!write) {
       const entry = readJsonIfExists<KvEntry>(file);
       if (!entry) throw notFound();
@@ -256,14 +256,14 @@ export function createLocalCaBackend(opts: { stateDir: string; config: LocalCaCo
     if (kind !== 'data') throw new CertrenderError('CR_LOCAL_UNSUPPORTED_PATH', `${m[0]}: the local KV accepts writes to <mount>/data/<path> only`);
     if (opts.readOnly) throw new CertrenderError('CR_INTERNAL', `refusing a KV write in read-only mode: ${m[0]}`);
     const data = body?.data;
-    if (!data || typeof data !== 'object') throw new CertrenderError('CR_VAULT_HTTP', `${m[0]}: body must hold "data"`, { details: { status: 400 } });
+    if (!data || typeof data !== 'object') throw new CertrenderError('CR_VAULT_HTTP', `${m[0]}: body must hold "data"`, { context: { status: 400 } });
     const cas = (body?.options as { cas?: unknown } | undefined)?.cas;
     ensureDir(dir);
     return withLock(file + '.lock', () => {
       const entry = readJsonIfExists<KvEntry>(file) ?? { key, current_version: 0, versions: {} };
       if (cas !== undefined && Number(cas) !== entry.current_version) {
         throw new CertrenderError('CR_KV_CAS', `${m[0]}: check-and-set parameter did not match the current version`, {
-          details: { path: m[0], status: 400, cas: Number(cas), current: entry.current_version },
+          context: { path: m[0], status: 400, cas: Number(cas), current: entry.current_version },
         });
       }
       const version = entry.current_version + 1;
@@ -292,7 +292,7 @@ export function createLocalCaBackend(opts: { stateDir: string; config: LocalCaCo
       const rest = k.slice(base.length);
       keys.add(rest.includes('/') ? rest.slice(0, rest.indexOf('/') + 1) : rest);
     }
-    if (keys.size === 0) throw new CertrenderError('CR_VAULT_HTTP', `${mount}/metadata/${prefix}: nothing to list (local KV)`, { details: { status: 404 } });
+    if (keys.size === 0) throw new CertrenderError('CR_VAULT_HTTP', `${mount}/metadata/${prefix}: nothing to list (local KV)`, { context: { status: 404 } });
     return response({ keys: [...keys].sort() });
   }
 
@@ -318,7 +318,7 @@ export function createLocalCaBackend(opts: { stateDir: string; config: LocalCaCo
     if (m && method !== 'list') return kv(m, method === 'write', body);
     throw new CertrenderError('CR_LOCAL_UNSUPPORTED_PATH', `the local CA backend does not serve ${method} "${clean}"`, {
       hint: 'local_ca answers <mount>/issue|sign/<role>, <mount>/cert/ca, <mount>/cert/ca_chain and KV v2 <mount>/data/<path>; use Vault for anything else',
-      details: { path: clean },
+      context: { path: clean },
     });
   }
 

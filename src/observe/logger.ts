@@ -35,15 +35,15 @@ function scrubValue(v: unknown, depth = 0): unknown {
   return out;
 }
 
-/** A log-safe view of an error: code, message, hint, details; never the raw cause object. */
+/** A log-safe view of an error: code, message, hint, context; never the raw cause object. */
 export function errorFields(e: unknown): Record<string, unknown> {
   if (e instanceof Error) {
-    const anyE = e as Error & { code?: unknown; hint?: unknown; details?: unknown };
+    const anyE = e as Error & { code?: unknown; hint?: unknown; context?: unknown };
     return {
       code: anyE.code,
       message: scrubSecrets(e.message),
       hint: anyE.hint,
-      details: anyE.details,
+      context: anyE.context,
       cause: e.cause instanceof Error ? scrubSecrets(e.cause.message) : undefined,
     };
   }

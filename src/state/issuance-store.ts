@@ -38,6 +38,13 @@ export function slotFor(path: string, destinations: string[]): string {
   return shortHash(`${path}\n${[...destinations].sort().join('\n')}`, 24);
 }
 
+export interface PendingHooks {
+  names: string[];
+  /** Template index -> destinations written, as planHooks takes them. */
+  written: [number, string[]][];
+  since: string;
+}
+
 export interface Quarantine {
   requestHash: string;
   serial: string;
@@ -78,6 +85,16 @@ export function createIssuanceStore(stateDir: string) {
     },
     clearQuarantine(slot: string): void {
       rmSync(join(stateDir, 'quarantine', `${slot}.json`), { force: true });
+    },
+    /** Hooks that failed or were skipped: run again by the next cycle even if nothing changes. */
+    getPendingHooks(): PendingHooks | undefined {
+      return readJsonIfExists<PendingHooks>(join(stateDir, 'pending-hooks.json'));
+    },
+    putPendingHooks(p: PendingHooks): void {
+      writeFileAtomicSync(join(stateDir, 'pending-hooks.json'), JSON.stringify(p, null, 1), 0o600);
+    },
+    clearPendingHooks(): void {
+      rmSync(join(stateDir, 'pending-hooks.json'), { force: true });
     },
     list(): IssuanceRecord[] {
       let names: string[];

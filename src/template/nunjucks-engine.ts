@@ -30,7 +30,7 @@ function position(msg: string): { line?: number; col?: number } {
 /** nunjucks prefixes "(name) [Line L, Column C]" to its messages; pull the position out. */
 function templateError(code: 'CR_TEMPLATE_SYNTAX' | 'CR_TEMPLATE_RENDER', name: string, e: unknown): CertrenderError {
   if (e instanceof CertrenderError) {
-    return new CertrenderError(e.code, `${name}: ${e.message}`, { hint: e.hint, cause: e.cause, details: { ...e.details, template: name } });
+    return new CertrenderError(e.code, `${name}: ${e.message}`, { hint: e.hint, cause: e.cause, context: { ...e.context, template: name } });
   }
   const msg = e instanceof Error ? e.message : String(e);
   const { line, col } = position(msg);
@@ -39,7 +39,7 @@ function templateError(code: 'CR_TEMPLATE_SYNTAX' | 'CR_TEMPLATE_RENDER', name: 
   const where = line !== undefined ? `${name}:${line}:${col}` : name;
   return new CertrenderError(code, `${where}: ${text}`, {
     hint: code === 'CR_TEMPLATE_SYNTAX' ? 'fix the template syntax (nunjucks)' : 'check the data the template reads',
-    details: { template: name, line, column: col },
+    context: { template: name, line, column: col },
   });
 }
 

@@ -88,7 +88,7 @@ export function createVaultBackend(opts: { settings: VaultSettings; logger: Logg
         const r = await once(method, path, body);
         if (r === undefined || r === null || typeof r !== 'object') {
           throw new CertrenderError('CR_VAULT_RESPONSE', `Vault returned an empty body for ${method} ${path}`, {
-            details: { path },
+            context: { path },
           });
         }
         return r;
@@ -108,20 +108,20 @@ export function createVaultBackend(opts: { settings: VaultSettings; logger: Logg
         if (status === 403 || status === 401) {
           throw new CertrenderError('CR_VAULT_AUTH', `${where} was refused (${reason})`, {
             hint: `check the token (from ${s.tokenSource}) and that its policy grants "${{ GET: 'read', LIST: 'list', PUT: 'update' }[method]}" on ${path}`,
-            details: { path, status },
+            context: { path, status },
             cause: e,
           });
         }
         if (status !== undefined) {
           throw new CertrenderError('CR_VAULT_HTTP', `${where} failed: ${reason}`, {
             hint: status === 400 ? 'the request was rejected: check the role and the parameters in the template' : 'see the Vault server log',
-            details: { path, status },
+            context: { path, status },
             cause: e,
           });
         }
         throw new CertrenderError('CR_VAULT_NETWORK', `${where} failed after ${attempt + 1} attempt(s): ${reason}`, {
           hint: 'is Vault reachable at this address (VAULT_ADDR / vault.address), and is its TLS trusted (vault.ca_cert)?',
-          details: { path },
+          context: { path },
           cause: e,
         });
       }

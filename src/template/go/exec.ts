@@ -53,7 +53,7 @@ export function execute(opts: ExecOptions): string {
     throw new CertrenderError(code, `${name}:${w.line}:${w.col}: ${msg}`, {
       hint: cause instanceof CertrenderError ? cause.hint : 'check the data the template reads',
       cause,
-      details: { template: name, line: w.line, column: w.col },
+      context: { template: name, line: w.line, column: w.col },
     });
   };
 
@@ -309,7 +309,7 @@ export function execute(opts: ExecOptions): string {
     try {
       return run();
     } catch (e) {
-      if (e instanceof CertrenderError && /^.+:\d+:\d+: /.test(e.message) && e.details?.template === name) throw e;
+      if (e instanceof CertrenderError && /^.+:\d+:\d+: /.test(e.message) && e.context?.template === name) throw e;
       if (argv.some((a) => isStub(a))) return STUB;
       const msg = e instanceof Error ? e.message : String(e);
       return fail(pos, `error calling ${fname}: ${msg}`, e);
@@ -349,7 +349,7 @@ export function execute(opts: ExecOptions): string {
   try {
     walkList(opts.dot, tmpl.root);
   } catch (e) {
-    if (e instanceof RangeError) throw new CertrenderError('CR_TEMPLATE_RENDER', `${name}: template nesting too deep`, { cause: e, details: { template: name } });
+    if (e instanceof RangeError) throw new CertrenderError('CR_TEMPLATE_RENDER', `${name}: template nesting too deep`, { cause: e, context: { template: name } });
     throw e;
   }
   return out;

@@ -38,7 +38,7 @@ export function positionFinder(text: string): (pos: number) => { line: number; c
 export function syntaxError(name: string, where: { line: number; col: number }, message: string): CertrenderError {
   return new CertrenderError('CR_TEMPLATE_SYNTAX', `${name}:${where.line}:${where.col}: ${message}`, {
     hint: 'fix the template syntax (Go text/template)',
-    details: { template: name, line: where.line, column: where.col },
+    context: { template: name, line: where.line, column: where.col },
   });
 }
 
