@@ -172,21 +172,30 @@ function normalize(raw: Obj): Obj {
   }
   for (const k of LIST_BLOCKS) if (isObj(out[k])) out[k] = [out[k]];
   if (Array.isArray(out.atomic_dir)) out.atomic_dir = out.atomic_dir.map(unlabel);
-  if (Array.isArray(out.hook)) out.hook = hooksByName(out.hook);
+  for (const k of Object.keys(NAMED_BLOCKS)) if (Array.isArray(out[k])) out[k] = byName(out[k] as unknown[], NAMED_BLOCKS[k]);
   return out;
 }
 
+/** Labelled blocks that become records by name, with their singleton sub-blocks. */
+const NAMED_BLOCKS: Record<string, string[]> = { hook: ['gate'], shared_key: [] };
+
 /**
  * `hook "etcd" { ... gate { ... } }` arrives as `[{ etcd: [{ ..., gate: [{...}] }] }]`:
- * a record by name, with its gate a singleton. A name repeated in one file: the last wins.
+ * a record by name, with its sub-blocks singletons. A name repeated in one file: the last wins.
  */
-function hooksByName(items: unknown[]): unknown {
+function byName(items: unknown[], subBlocks: string[]): unknown {
   const out: Obj = {};
   for (const item of items) {
     const label = isObj(item) ? Object.keys(item)[0] : undefined;
     if (label === undefined || Object.keys(item as Obj).length !== 1) return items; // let the schema report it
     const body = singleton((item as Obj)[label]);
-    out[label] = isObj(body) && 'gate' in body ? { ...body, gate: singleton(body.gate) } : body;
+    if (!isObj(body)) {
+      out[label] = body;
+      continue;
+    }
+    const copy = { ...body };
+    for (const sub of subBlocks) if (sub in copy) copy[sub] = singleton(copy[sub]);
+    out[label] = copy;
   }
   return out;
 }
@@ -211,16 +220,17 @@ function rawPath(raw: Obj, path: PathSeg[]): PathSeg[] {
     return [...out, ...rest];
   }
   if (LIST_BLOCKS.has(head) && isObj(raw[head])) return [head, ...rest.slice(1)];
-  if (head === 'hook' && Array.isArray(raw.hook) && typeof rest[0] === 'string') {
+  if (head in NAMED_BLOCKS && Array.isArray(raw[head]) && typeof rest[0] === 'string') {
     const [name, key, ...tail] = rest;
-    const index = (raw.hook as Obj[]).map((item, i) => (isObj(item) && name in item ? i : -1)).filter((i) => i >= 0).pop();
+    const list = raw[head] as Obj[];
+    const index = list.map((item, i) => (isObj(item) && name in item ? i : -1)).filter((i) => i >= 0).pop();
     if (index === undefined) return path;
-    const blocks = (raw.hook as Obj[])[index][name as string];
-    const hookPath: PathSeg[] = ['hook', index, name, Array.isArray(blocks) ? blocks.length - 1 : 0];
-    if (key === undefined) return hookPath;
-    if (key !== 'gate') return [...hookPath, key, ...tail];
-    const body = singleton(blocks) as Obj;
-    return [...hookPath, 'gate', ...(Array.isArray(body?.gate) ? [(body.gate as unknown[]).length - 1] : []), ...tail];
+    const blocks = list[index][name as string];
+    const blockPath: PathSeg[] = [head, index, name, Array.isArray(blocks) ? blocks.length - 1 : 0];
+    if (key === undefined) return blockPath;
+    if (!NAMED_BLOCKS[head].includes(key as string)) return [...blockPath, key, ...tail];
+    const sub = (singleton(blocks) as Obj)?.[key as string];
+    return [...blockPath, key, ...(Array.isArray(sub) ? [sub.length - 1] : []), ...tail];
   }
   const [index, key, ...tail] = rest;
   const label = head === 'atomic_dir' && typeof index === 'number' ? labelOf((raw[head] as unknown[] | undefined)?.[index]) : undefined;

@@ -185,6 +185,14 @@ export const hookSchema = z
   })
   .strict();
 
+export const sharedKeySchema = z
+  .object({
+    /** KV v2 path holding the key, as a template would read it: "<mount>/data/<path>". */
+    kv_path: z.string().regex(/^[^/]+\/data\/.+/, 'kv_path must be a KV v2 data path: "<mount>/data/<path>"'),
+    type: z.enum(['rsa-2048', 'rsa-4096', 'ec-p256', 'ed25519']).default('rsa-2048'),
+  })
+  .strict();
+
 export const atomicDirSchema = z
   .object({
     /** Directory switched as a whole by one rename of a symlink (Kubernetes AtomicWriter layout). */
@@ -211,6 +219,8 @@ export const configSchema = z
     atomic_dir: z.array(atomicDirSchema).default([]),
     /** Named restart hooks: `hook "etcd" { command order gate {...} }`. */
     hook: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'hook names are letters, digits, "_", "." and "-"'), hookSchema).default({}),
+    /** Keys identical on every host, generated once and shared through Vault KV v2: `shared_key "sa" { kv_path type }`. */
+    shared_key: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'shared key names are letters, digits, "_", "." and "-"'), sharedKeySchema).default({}),
     /** Default failure policy of hooks: stop (later hooks do not run), continue, or rollback. */
     hook_failure: failurePolicySchema.default('stop'),
     template: z.array(templateSchema).default([]),
@@ -246,6 +256,7 @@ export type VaultConfig = z.output<typeof vaultSchema>;
 export type LocalCaConfig = z.output<typeof localCaSchema>;
 export type KeyType = z.output<typeof keyTypeSchema>;
 export type HookConfig = z.output<typeof hookSchema>;
+export type SharedKeyConfig = z.output<typeof sharedKeySchema>;
 export type GateConfig = z.output<typeof gateSchema>;
 export type FailurePolicy = z.output<typeof failurePolicySchema>;
 
