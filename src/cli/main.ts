@@ -102,10 +102,33 @@ function dispatch(command: CommandName, args: ParsedArgs, logger: Logger): Promi
     case 'status':
       return status(args, logger);
     case 'run':
-      throw new CertrenderError('CR_USAGE', 'the daemon (`certrender run`, or consul-template flags without -once) is not available in this version', {
-        hint: 'use `certrender once` (consul-template: add -once) from a timer for now',
-      });
+      return daemon(args, logger);
+    case 'renew':
+      return renewNow(args, logger);
   }
+}
+
+/** `certrender run`: stays until SIGTERM/SIGINT; exits 0 after a graceful stop. */
+async function daemon(args: ParsedArgs, logger: Logger): Promise<number> {
+  if (!args.config?.length) throw new CertrenderError('CR_USAGE', 'no config given', { hint: 'pass --config FILE (or a directory)' });
+  const { createDaemon } = await import('../daemon/create-daemon.js');
+  const pauseAt = process.env.CERTRENDER_TEST_PAUSE_AT;
+  const d = createDaemon({ configPaths: args.config, cwd: process.cwd(), stateDirFlag: args['state-dir'], env: process.env, logger, pause: pauseAt ? testPause(pauseAt) : undefined });
+  await d.start();
+  return d.done;
+}
+
+/** `certrender renew --now`: ask the daemon holding the state directory to check now (SIGUSR1). */
+async function renewNow(args: ParsedArgs, logger: Logger): Promise<number> {
+  const { stateDir } = await load(args, logger);
+  const { lockHolder } = await import('../daemon/lock.js');
+  const pid = lockHolder(stateDir);
+  if (!pid) {
+    throw new CertrenderError('CR_USAGE', `no certrender daemon is running on ${stateDir}`, { hint: 'start it with `certrender run`, or run `certrender once`' });
+  }
+  process.kill(pid, 'SIGUSR1');
+  process.stdout.write(`asked certrender (pid ${pid}) to check its certificates now\n`);
+  return EXIT.OK;
 }
 
 /** The full parser: help, version, suggestions and errors. Built from the same option table as fastParse. */

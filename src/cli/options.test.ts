@@ -24,7 +24,6 @@ test('anything else goes to yargs (help, version, typos, options of another comm
     ['once', '-c', 'x', '--log-level', 'loud'],
     ['once'],
     ['once', '-c', 'x', 'extra'],
-    ['run', '-c', 'x'],
   ]) {
     assert.is(fastParse(argv), undefined, argv.join(' '));
   }

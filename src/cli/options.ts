@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import type { Options } from 'yargs';
 import type { Level } from '../observe/logger.js';
 
-export type CommandName = 'once' | 'plan' | 'status' | 'run';
+export type CommandName = 'once' | 'plan' | 'status' | 'run' | 'renew';
 
 export interface ParsedArgs {
   config: string[];
@@ -16,6 +16,7 @@ export interface ParsedArgs {
   json?: boolean;
   'force-renew'?: string[];
   contents?: boolean;
+  now?: boolean;
 }
 
 interface OptionSpec {
@@ -43,6 +44,11 @@ export const OPTIONS: OptionSpec[] = [
     yargs: { type: 'string', array: true, requiresArg: true, describe: 'issue anew for these destinations ("all" for every one)' },
   },
   {
+    name: 'now',
+    commands: ['renew'],
+    yargs: { type: 'boolean', demandOption: true, describe: 'check now' },
+  },
+  {
     name: 'contents',
     commands: ['plan'],
     yargs: { type: 'boolean', describe: 'also print the contents of files that need no new issuance (private keys redacted)' },
@@ -68,13 +74,22 @@ export const COMMANDS: { name: CommandName; describe: string | false; examples: 
     describe: 'show every destination: subject, issuer, expiry, residual time, renewal point, state',
     examples: [['$0 status --config certrender.hcl --json', 'for monitoring']],
   },
-  { name: 'run', describe: false, examples: [] },
+  {
+    name: 'run',
+    describe: 'the daemon: renew on time, restore drifted files, reload on SIGHUP or edits; stops on SIGTERM',
+    examples: [['$0 run --config /etc/certrender.d', 'under systemd: see examples/systemd/certrender.service']],
+  },
+  {
+    name: 'renew',
+    describe: 'with --now: ask the running daemon to check its certificates now (SIGUSR1)',
+    examples: [['$0 renew --now --config /etc/certrender.d', '']],
+  },
 ];
 
 /** The common forms only (`once -c x.hcl --json`); undefined sends the argv to yargs. */
 export function fastParse(argv: string[]): { command: CommandName; args: ParsedArgs } | undefined {
   const command = COMMANDS.find((c) => c.name === argv[0])?.name;
-  if (!command || command === 'run') return undefined;
+  if (!command) return undefined;
   const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
   for (const o of OPTIONS) {
     if (o.commands && !o.commands.includes(command)) continue;

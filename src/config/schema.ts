@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { parseCron } from '../daemon/cron.js';
 
 const duration = z
   .union([z.string(), z.number()])
@@ -42,6 +43,14 @@ const fileMode = z.union([z.number().int(), z.string()]).transform((v, ctx) => {
 
 const fraction = z.number().gt(0).lt(1);
 
+const cronExpr = z.string().superRefine((v, ctx) => {
+  try {
+    parseCron(v);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+  }
+});
+
 export const retrySchema = z
   .object({
     enabled: z.boolean().default(true),
@@ -63,6 +72,28 @@ export const sslSchema = z
   })
   .strict();
 
+/** How certrender logs in when no token is given (Vault Agent auto_auth, consul-template k8s_*). */
+export const vaultAuthSchema = z
+  .object({
+    method: z.enum(['approle', 'kubernetes']),
+    /** Where the method is mounted, without "auth/" (default: the method's name). */
+    mount_path: z.string().min(1).optional(),
+    /** approle: files holding the role_id and the secret_id. */
+    role_id_file: z.string().optional(),
+    secret_id_file: z.string().optional(),
+    /** approle: delete the secret_id file after reading it (the Agent's default). */
+    remove_secret_id_file: z.boolean().default(true),
+    /** kubernetes: the role, and the service account token (inline jwt, or the file). */
+    role: z.string().optional(),
+    jwt: z.string().optional(),
+    token_path: z.string().default('/var/run/secrets/kubernetes.io/serviceaccount/token'),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    const need = a.method === 'approle' ? ['role_id_file', 'secret_id_file'] : ['role'];
+    for (const k of need) if (a[k as keyof typeof a] === undefined) ctx.addIssue({ code: 'custom', path: [k], message: `the ${a.method} method needs "${k}"` });
+  });
+
 export const vaultSchema = z
   .object({
     address: z.string().optional(),
@@ -82,6 +113,7 @@ export const vaultSchema = z
     retry: retrySchema.optional(),
     /** Per-request timeout. */
     timeout: duration.default(30_000),
+    auth: vaultAuthSchema.optional(),
   })
   .strict();
 
@@ -215,7 +247,17 @@ export const configSchema = z
     max_concurrency: z.number().int().min(1).max(64).default(4),
     /** How often reads (not issuances) are re-fetched by the daemon. */
     static_secret_render_interval: duration.default(5 * 60_000),
+    /** Daemon: a cron schedule (UTC) on which disk and state are re-checked, besides the renewal timers. */
+    check_schedule: cronExpr.default('*/10 * * * *'),
+    /** Daemon: renewals of certificates that notify hooks happen inside these windows, unless expiry comes first. */
+    renew_window: z.array(z.object({ cron: cronExpr, duration: duration }).strict()).default([]),
+    /** Daemon: address for /metrics and /healthz ("127.0.0.1:9464"); off when unset. */
+    listen: z.string().optional(),
     log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),
+    /** consul-template `once` / Agent `exit_after_auth`: the legacy command line then runs once. */
+    once: z.boolean().optional(),
+    /** Written with certrender's pid at start, removed at exit. */
+    pid_file: z.string().optional(),
     atomic_dir: z.array(atomicDirSchema).default([]),
     /** Named restart hooks: `hook "etcd" { command order gate {...} }`. */
     hook: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'hook names are letters, digits, "_", "." and "-"'), hookSchema).default({}),
@@ -253,6 +295,7 @@ export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;
 export type TemplateConfig = z.output<typeof templateSchema>;
 export type VaultConfig = z.output<typeof vaultSchema>;
+export type VaultAuthConfig = z.output<typeof vaultAuthSchema>;
 export type LocalCaConfig = z.output<typeof localCaSchema>;
 export type KeyType = z.output<typeof keyTypeSchema>;
 export type HookConfig = z.output<typeof hookSchema>;

@@ -21,7 +21,8 @@ import type { Backend } from '../issuer/backend.js';
 import { errorFields, type Logger } from '../observe/logger.js';
 import { engineFor, loadEngine, type CompiledTemplate, type EngineName, type TemplateEngine } from '../template/engine.js';
 import { createRuntime, type FileWrite } from '../template/runtime.js';
-import { callId, issuanceBody, issuanceTarget, requestedNames, shortHash, type VaultCall } from '../template/vault-call.js';
+import { callId, issuanceBody, issuanceTarget, makeSharedKeyCall, requestedNames, shortHash, type VaultCall } from '../template/vault-call.js';
+import type { SharedKeyMaterial } from '../shared-key/shared-key-value.js';
 import type { VaultResponse } from '../template/vault-response.js';
 import { createIssuanceStore, slotFor, type IssuanceRecord, type IssuanceStore } from '../state/issuance-store.js';
 import { decideIssuance, drawRenewAt, type IssuanceReason } from '../pki/renewal.js';
@@ -49,6 +50,11 @@ export interface CycleOptions {
   backend?: Backend;
   /** Test hook: called at named points of the swap (see src/fs/swap-group.ts). */
   pause?: (point: string) => Promise<void>;
+  /**
+   * Daemon: for a renewal that is due, when it may run (maintenance windows); a date
+   * after `now` defers it, keeping the current issuance. Expiry is the caller's concern.
+   */
+  deferRenewal?: (info: { destinations: string[]; notAfter: Date; now: Date }) => Date | undefined;
   /** Keep rendered contents in the report (plan's `--contents`, consul-template's -dry). */
   collectContents?: boolean;
 }
@@ -95,6 +101,8 @@ export interface CycleReport {
   warnings: string[];
   requests: { reads: number; writes: number; errors: number };
   nextRenewal?: string;
+  /** When the earliest read used in this cycle is due to be fetched again. */
+  nextRefresh?: string;
   durationMs: number;
   /** Rendered contents by destination, only with collectContents. May hold secrets: print only through scrubSecrets. */
   contents?: Map<string, string>;
@@ -265,6 +273,10 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
   const callsOf = new Map<number, Map<string, VaultCall>>();
   const rendered = new Map<number, { content?: string; error?: string; writes: FileWrite[] }>();
   const issuanceRecords = new Map<string, IssuanceRecord>();
+  let nextRefresh: number | undefined;
+  const noteRefresh = (t: number) => {
+    nextRefresh = nextRefresh === undefined ? t : Math.min(nextRefresh, t);
+  };
   /** Issuances made in this cycle, with the record they replaced (for a rollback). */
   const issuedNow = new Map<string, { record: IssuanceRecord; previous?: IssuanceRecord }>();
 
@@ -272,6 +284,7 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
     const id = callId(call);
     const target = issuanceTarget(call);
     try {
+      if (call.kind === 'shared_key') return await fetchSharedKey(call);
       if (!target) {
         if (call.kind === 'write' && !apply) {
           blockedCalls.set(id, { status: 'unknown', reason: `would call write ${call.path}` });
@@ -281,6 +294,7 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
         if (call.kind !== 'write') {
           const cached = store.getRead(id);
           if (cached && now.getTime() - Date.parse(cached.fetchedAt) < config.static_secret_render_interval) {
+            noteRefresh(Date.parse(cached.fetchedAt) + config.static_secret_render_interval);
             responses.set(id, cached.response);
             report.calls.push({ kind: call.kind, path: call.path, status: 'cached' });
             return;
@@ -289,6 +303,7 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
         const b = await getBackend();
         const resp = call.kind === 'read' ? await b.read(call.path) : call.kind === 'list' ? await b.list(call.path) : await b.write(call.path, call.params);
         if (call.kind !== 'write' && apply) store.putRead(id, { version: 1, path: call.path, fetchedAt: now.toISOString(), response: resp });
+        if (call.kind !== 'write') noteRefresh(now.getTime() + config.static_secret_render_interval);
         responses.set(id, resp);
         report.calls.push({ kind: call.kind, path: call.path, status: 'fetched' });
         return;
@@ -302,6 +317,27 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
       else report.calls.push({ kind: call.kind, path: call.path, status: 'failed', error: reason });
       logger.error(target ? 'issuance_failed' : 'vault_call_failed', { path: call.path, destinations, error: errorFields(e) });
     }
+  };
+
+  /** `sharedKey NAME`: read (or, on apply, create race-free) the key at its KV path; never cached, never logged. */
+  const fetchSharedKey = async (call: VaultCall): Promise<void> => {
+    const declared = config.shared_key[call.path];
+    if (!declared) {
+      const known = Object.keys(config.shared_key);
+      throw new CertrenderError('CR_TEMPLATE_FUNCTION', `sharedKey "${call.path}": no shared_key "${call.path}" block in the config${known.length ? ` (shared keys: ${known.join(', ')})` : ''}`, {
+        hint: `declare it: shared_key "${call.path}" { kv_path = "<mount>/data/<path>", type = "rsa-2048" }`,
+      });
+    }
+    const { ensureSharedKey, testBarrier } = await import('../shared-key/ensure-shared-key.js');
+    const material = await ensureSharedKey({ backend: await getBackend(), name: call.path, config: declared, create: apply, logger, now: opts.now, beforeWrite: testBarrier(opts.env) });
+    if (!material) {
+      blockedCalls.set(callId(call), { status: 'unknown', reason: `would create shared key "${call.path}" at ${declared.kv_path}` });
+      report.calls.push({ kind: call.kind, path: declared.kv_path, status: 'would_call' });
+      return;
+    }
+    noteRefresh(now.getTime() + config.static_secret_render_interval);
+    responses.set(callId(call), { data: material });
+    report.calls.push({ kind: call.kind, path: declared.kv_path, status: 'fetched' });
   };
 
   const fetchIssuance = async (call: VaultCall, mount: string, destinations: string[]): Promise<void> => {
@@ -340,6 +376,17 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
       report.issuances.push({ ...base, action: 'failed', reason: 'quarantined', problems: [why] });
       return;
     }
+    // A renewal due now but outside the maintenance windows waits for the next one.
+    if (decision.reason === 'in_window' && stored && opts.deferRenewal) {
+      const until = opts.deferRenewal({ destinations, notAfter: new Date(stored.notAfter), now });
+      if (until && until > now) {
+        responses.set(id, stored.response);
+        issuanceRecords.set(id, { ...stored, renewAt: until.toISOString() });
+        report.issuances.push({ ...base, action: 'reuse', reason: 'deferred_to_window', serial: stored.serial, notAfter: stored.notAfter, renewAt: until.toISOString() });
+        logger.info('renewal_deferred', { path: call.path, destinations, until: until.toISOString() });
+        return;
+      }
+    }
     if (decision.action === 'reuse' && stored) {
       responses.set(id, stored.response);
       issuanceRecords.set(id, stored);
@@ -354,7 +401,14 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
     }
     const anchors = await ensureAnchor(mount);
     const b = await getBackend();
-    const resp = await b.write(call.path, issuanceBody(call.params));
+    // sharedKeyCert: the CSR of the active shared key the call was made with, and that key to validate against.
+    const shared = call.sharedKey && (responses.get(callId(makeSharedKeyCall(call.sharedKey.name)))?.data as SharedKeyMaterial | undefined)?.active;
+    if (call.sharedKey && shared?.fingerprint !== call.sharedKey.fingerprint) {
+      throw new CertrenderError('CR_INTERNAL', `${call.path}: shared key "${call.sharedKey.name}" is not the one the request was made with`);
+    }
+    const body = issuanceBody(call.params);
+    if (shared) body.csr = await (await import('../shared-key/shared-key-csr.js')).sharedKeyCsr({ privatePem: shared.privatePem, params: body });
+    const resp = await b.write(call.path, body);
     const d = resp?.data;
     if (!d || typeof d.certificate !== 'string') {
       throw new CertrenderError('CR_VAULT_RESPONSE', `${call.path} answered without data.certificate`, { context: { path: call.path } });
@@ -363,7 +417,7 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
     const { validateIssuance } = await import('../pki/validate.js');
     const result = validateIssuance({
       certificate: d.certificate,
-      privateKey: typeof d.private_key === 'string' ? d.private_key : undefined,
+      privateKey: shared?.privatePem ?? (typeof d.private_key === 'string' ? d.private_key : undefined),
       chain,
       anchors: [anchors],
       request: requestedNames(call.params),
@@ -701,6 +755,7 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
   }
   const renewals = [...issuanceRecords.values()].map((r) => r.renewAt).sort();
   report.nextRenewal = renewals[0];
+  report.nextRefresh = nextRefresh === undefined ? undefined : new Date(nextRefresh).toISOString();
   report.backend = backend?.kind;
   report.requests = backend?.stats() ?? report.requests;
   report.durationMs = Date.now() - started;

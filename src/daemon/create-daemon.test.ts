@@ -1,0 +1,159 @@
+/**
+ * The daemon's loop with an injected clock: no test sleeps for a renewal. Real files,
+ * the embedded local CA; watches, node-cron and signals are off here (they are
+ * exercised through the real binary in test/daemon.test.ts).
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createDaemon, MAX_TIMER_MS, planWake, type Clock } from './create-daemon.js';
+import { silentLogger } from '../observe/logger.js';
+import type { CycleReport } from '../cycle/run-cycle.js';
+
+function fakeClock(start: Date) {
+  let now = start.getTime();
+  const timers: { at: number; fn: () => void; id: number; ms: number }[] = [];
+  let id = 0;
+  const clock: Clock = {
+    now: () => new Date(now),
+    setTimeout: (fn, ms) => {
+      timers.push({ at: now + ms, fn, id: ++id, ms });
+      return id;
+    },
+    clearTimeout: (h) => {
+      const i = timers.findIndex((t) => t.id === h);
+      if (i >= 0) timers.splice(i, 1);
+    },
+  };
+  return {
+    clock,
+    timers,
+    /** Move the clock to the next timer and fire it. */
+    async fireNext() {
+      timers.sort((a, b) => a.at - b.at);
+      const t = timers.shift();
+      if (!t) throw new Error('no timer armed');
+      now = Math.max(now, t.at);
+      t.fn();
+    },
+    set: (d: Date) => (now = d.getTime()),
+  };
+}
+
+const baseReport = (over: Partial<CycleReport>): CycleReport => ({
+  mode: 'apply', ok: true, stateDir: '/s', issuances: [], calls: [], files: [], groups: [], hooks: [], warnings: [], requests: { reads: 0, writes: 0, errors: 0 }, durationMs: 1, ...over,
+});
+
+test('planWake: earliest of renewal and refresh; backoff after failures; never a point in the past', () => {
+  const now = new Date('2026-12-01T00:00:00Z');
+  assert.equal(planWake({ report: baseReport({ nextRenewal: '2026-12-02T00:00:00Z', nextRefresh: '2026-12-01T00:05:00Z' }), now, failures: 0, random: () => 0.5 }), { at: new Date('2026-12-01T00:05:00Z'), reason: 'refresh' });
+  const r1 = planWake({ report: baseReport({ nextRenewal: '2026-11-30T00:00:00Z' }), now, failures: 1, random: () => 0 })!;
+  assert.is(r1.reason, 'retry');
+  assert.is(r1.at.getTime() - now.getTime(), 2_500);
+  const r5 = planWake({ report: baseReport({}), now, failures: 12, random: () => 1 })!;
+  assert.is(r5.at.getTime() - now.getTime(), 5 * 60_000, 'capped at 5 minutes');
+  assert.is(planWake({ report: baseReport({}), now, failures: 0, random: () => 0 }), undefined);
+});
+
+test('renews at the stored jittered point, re-arming timers longer than 2^31-1 ms', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cr-daemon-'));
+  try {
+    mkdirSync(join(dir, 'tpl'));
+    writeFileSync(join(dir, 'tpl/c.njk'), '{{ secret("pki/issue/d", "common_name=d.test", "ttl=2400h").Data.certificate }}');
+    writeFileSync(
+      join(dir, 'c.json'),
+      JSON.stringify({ state_dir: 'state', local_ca: { max_ttl: '8760h' }, static_secret_render_interval: '8760h', template: [{ source: 'tpl/c.njk', destination: 'out/c.pem' }] }),
+    );
+    const start = new Date();
+    const f = fakeClock(start);
+    const d = createDaemon({ configPaths: ['c.json'], cwd: dir, env: {}, logger: silentLogger, clock: f.clock, random: () => 0, io: { watch: false, cron: false, signals: false } });
+    await d.start();
+    const first = d.lastReport()!;
+    assert.equal(first.issuances.map((i) => [i.action, i.reason]), [['issue', 'missing']], JSON.stringify(first.issuances));
+    const renewAt = new Date(first.issuances[0].renewAt!);
+    assert.equal(d.nextWake(), { at: renewAt, reason: 'renewal' });
+    // 100 days at 2/3 = 66 days: longer than a single setTimeout may wait.
+    assert.ok(renewAt.getTime() - start.getTime() > MAX_TIMER_MS);
+    assert.is(f.timers.length, 1);
+    assert.is(f.timers[0].ms, MAX_TIMER_MS, 'clamped');
+    // 66 days: two clamped steps of 2^31-1 ms re-arm without a cycle, the third reaches the point.
+    await f.fireNext();
+    await f.fireNext();
+    assert.is(d.lastReport(), first, 'no cycle before the renewal point');
+    assert.equal(f.clock.now().getTime() < renewAt.getTime(), true);
+    await f.fireNext();
+    for (let i = 0; i < 200 && d.lastReport() === first; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(f.clock.now(), renewAt, 'woke exactly at the renewal point');
+    assert.equal(d.lastReport()!.issuances.map((i) => i.reason), ['in_window'], JSON.stringify([d.lastReport()!.issuances, f.clock.now()]));
+    await d.stop();
+    assert.is(await d.done, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a renewal that would restart a service waits for the maintenance window, unless expiry comes first', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cr-daemon-'));
+  try {
+    mkdirSync(join(dir, 'tpl'));
+    writeFileSync(join(dir, 'tpl/c.njk'), '{{ secret("pki/issue/d", "common_name=d.test", "ttl=240h").Data.certificate }}');
+    writeFileSync(
+      join(dir, 'c.json'),
+      JSON.stringify({
+        state_dir: 'state',
+        local_ca: {},
+        static_secret_render_interval: '8760h',
+        renew_window: [{ cron: '0 3 * * *', duration: '30m' }],
+        hook: { svc: { command: ['/bin/true'], order: 1 } },
+        template: [{ source: 'tpl/c.njk', destination: 'out/c.pem', notify: ['svc'] }],
+      }),
+    );
+    const f = fakeClock(new Date('2026-12-01T12:00:00Z')); // a Tuesday
+    const d = createDaemon({ configPaths: ['c.json'], cwd: dir, env: {}, logger: silentLogger, clock: f.clock, random: () => 0, io: { watch: false, cron: false, signals: false } });
+    await d.start();
+    const renewAt = new Date(d.lastReport()!.issuances[0].renewAt!); // Dec 8 ~04:00 (2/3 of 10 days)
+    f.set(new Date(renewAt.getTime() + 60_000));
+    await d.checkNow('test');
+    const deferred = d.lastReport()!.issuances[0];
+    assert.is(deferred.reason, 'deferred_to_window');
+    assert.is(deferred.renewAt, '2026-12-09T03:00:00.000Z', 'the next 03:00 UTC window');
+    assert.equal(d.nextWake()!.at, new Date('2026-12-09T03:00:00.000Z'));
+    f.set(new Date('2026-12-09T03:00:30Z'));
+    await d.checkNow('test');
+    assert.is(d.lastReport()!.issuances[0].reason, 'in_window', 'renewed inside the window');
+    await d.stop();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a window that comes after expiry does not hold the renewal back', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cr-daemon-'));
+  try {
+    mkdirSync(join(dir, 'tpl'));
+    writeFileSync(join(dir, 'tpl/c.njk'), '{{ secret("pki/issue/d", "common_name=d.test", "ttl=240h").Data.certificate }}');
+    writeFileSync(
+      join(dir, 'c.json'),
+      JSON.stringify({
+        state_dir: 'state',
+        local_ca: {},
+        renew_window: [{ cron: '0 3 1 1 *', duration: '2h' }], // once a year
+        hook: { svc: { command: ['/bin/true'], order: 1 } },
+        template: [{ source: 'tpl/c.njk', destination: 'out/c.pem', notify: ['svc'] }],
+      }),
+    );
+    const f = fakeClock(new Date('2026-12-01T12:00:00Z'));
+    const d = createDaemon({ configPaths: ['c.json'], cwd: dir, env: {}, logger: silentLogger, clock: f.clock, random: () => 0, io: { watch: false, cron: false, signals: false } });
+    await d.start();
+    f.set(new Date(Date.parse(d.lastReport()!.issuances[0].renewAt!) + 60_000));
+    await d.checkNow('test');
+    assert.is(d.lastReport()!.issuances[0].reason, 'in_window');
+    await d.stop();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
