@@ -13,6 +13,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { CertrenderError } from '../errors.js';
+import { type CompatFinding, finishCompat, mapConsulTemplate } from './consul-template-compat.js';
 import { type HclPosition, parseHcl1, pathKey } from './hcl1-parser.js';
 import { atomicDirSchema, configSchema, type LoadedConfig } from './schema.js';
 
@@ -43,10 +44,17 @@ const IGNORED_WITH_LOCAL_CA = ['VAULT_ADDR', 'VAULT_TOKEN', 'BAO_ADDR', 'BAO_TOK
 
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** Shown as the file of problems and warnings about command-line flags. */
+export const COMMAND_LINE = '(command line)';
+
 export async function loadConfig(opts: {
   paths: string[];
   cwd: string;
   env?: NodeJS.ProcessEnv;
+  /** Keys from command-line flags (consul-template's shape), merged after every file: flags win. */
+  overlay?: Record<string, unknown>;
+  /** The command line was consul-template's: inline `contents` default to Go templates in every file. */
+  consulTemplate?: boolean;
 }): Promise<LoadedConfig> {
   const env = opts.env ?? process.env;
   const files: string[] = [];
@@ -54,19 +62,28 @@ export async function loadConfig(opts: {
 
   const sources: { file: string; parsed: ParsedConfigText }[] = [];
   const syntax: ConfigProblem[] = [];
+  const warnings: string[] = [];
+  const addCompat = (file: string, parsed: ParsedConfigText) => {
+    const compat = mapConsulTemplate(parsed.raw, { consulTemplate: opts.consulTemplate });
+    const place = (f: CompatFinding) => ({ file, line: parsed.positionOf(f.at)?.line, path: f.path, message: f.message });
+    syntax.push(...compat.problems.map(place));
+    for (const w of compat.warnings.map(place)) warnings.push(`${[w.file, w.line].filter((x) => x !== undefined).join(':')}: ${w.path}: ${w.message}`);
+    sources.push({ file, parsed: { ...parsed, raw: compat.raw, positionOf: (path) => parsed.positionOf(compat.origin(path)) } });
+  };
   for (const file of files) {
     const text = await readText(file);
     try {
-      sources.push({ file, parsed: parseConfigText({ text, file }) });
+      addCompat(file, parseConfigText({ text, file }));
     } catch (e) {
       if (!(e instanceof CertrenderError) || e.code !== 'CR_CONFIG_INVALID') throw e;
       syntax.push(...(e.context?.problems as ConfigProblem[]));
     }
   }
+  if (opts.overlay) addCompat(COMMAND_LINE, { raw: opts.overlay, format: 'json', positionOf: () => undefined });
   if (syntax.length > 0) throw invalid(syntax);
 
   const merged = mergeRaw(sources.map((s) => s.parsed.raw));
-  const result = configSchema.safeParse(merged.raw, {
+  const result = configSchema.safeParse(finishCompat(merged.raw), {
     error: (iss) => (iss.code === 'invalid_type' && iss.input === undefined ? 'required key is missing' : undefined),
   });
   if (!result.success) {
@@ -80,7 +97,6 @@ export async function loadConfig(opts: {
   }
 
   const config = result.data;
-  const warnings: string[] = [];
   if (config.local_ca) {
     for (const name of IGNORED_WITH_LOCAL_CA) if (env[name]) warnings.push(`local_ca is set: ${name} is ignored`);
     if (config.vault) warnings.push('local_ca is set: the vault block is ignored');

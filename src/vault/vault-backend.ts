@@ -3,14 +3,14 @@
  * and token handling are ours: exponential backoff with full jitter on network errors,
  * 5xx and 429; never on other 4xx (a 403 is not going to fix itself by retrying).
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { CertrenderError } from '../errors.js';
 import type { Backend } from '../issuer/backend.js';
 import type { Logger } from '../observe/logger.js';
 import type { VaultResponse } from '../template/vault-response.js';
-import type { VaultSettings } from './vault-settings.js';
+import type { VaultLogin, VaultSettings } from './vault-settings.js';
 
 const require = createRequire(import.meta.url);
 
@@ -44,6 +44,35 @@ export function backoffDelay(opts: { attempt: number; baseMs: number; maxMs: num
 
 type Method = 'GET' | 'LIST' | 'PUT';
 
+function readSecretFile(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (e) {
+    throw new CertrenderError('CR_VAULT_AUTH', `cannot read the ${what} file ${path}: ${(e as NodeJS.ErrnoException).code}`, {
+      hint: 'check the auto_auth method config (or vault.auth) and the file\'s permissions',
+      cause: e,
+    });
+  }
+}
+
+/**
+ * The login request of a method, its credentials read once per process (the Agent also
+ * keeps an approle secret_id in memory after deleting its file).
+ */
+function loginRequest(l: VaultLogin): () => { path: string; body: Record<string, string> } {
+  if (l.method === 'kubernetes') {
+    return () => ({ path: `auth/${l.mountPath}/login`, body: { role: l.role, jwt: l.jwt ?? readSecretFile(l.tokenPath, 'Kubernetes service account token') } });
+  }
+  let creds: { role_id: string; secret_id: string } | undefined;
+  return () => {
+    if (!creds) {
+      creds = { role_id: readSecretFile(l.roleIdFile, 'approle role_id'), secret_id: readSecretFile(l.secretIdFile, 'approle secret_id') };
+      if (l.removeSecretIdFile) unlinkSync(l.secretIdFile);
+    }
+    return { path: `auth/${l.mountPath}/login`, body: creds };
+  };
+}
+
 function isRetryable(status: number | undefined): boolean {
   return status === undefined || status >= 500 || status === 429;
 }
@@ -71,21 +100,36 @@ export function createVaultBackend(opts: { settings: VaultSettings; logger: Logg
   });
   if (s.tls.skipVerify) opts.logger.warn('vault_tls_verify_disabled', { address: s.address });
   const counts = { reads: 0, writes: 0, errors: 0 };
+  const loginBody = s.login ? loginRequest(s.login) : undefined;
+  /** The login's token, cached for the process; cleared to log in again once after a 403. */
+  let loggedIn: Promise<string> | undefined;
 
-  async function once(method: Method, path: string, body?: Record<string, unknown>): Promise<VaultResponse> {
-    const token = s.token();
+  async function login(): Promise<string> {
+    const req = loginBody!();
+    const res = await call('PUT', req.path, req.body, { anonymous: true });
+    const token = (res as { auth?: { client_token?: unknown } }).auth?.client_token;
+    if (typeof token !== 'string' || !token) {
+      throw new CertrenderError('CR_VAULT_RESPONSE', `the ${s.tokenSource} returned no auth.client_token`, { context: { path: req.path } });
+    }
+    opts.logger.info('vault_login', { method: s.login!.method, mount: s.login!.mountPath });
+    return token;
+  }
+
+  async function once(method: Method, path: string, body: Record<string, unknown> | undefined, anonymous: boolean): Promise<VaultResponse> {
+    const token = anonymous ? undefined : loginBody ? await (loggedIn ??= login()) : s.token();
     const headers: Record<string, string> = {};
     if (token) headers['X-Vault-Token'] = token;
     const res = await client.request({ path: `/${path}`, method, json: body, headers });
     return res as VaultResponse;
   }
 
-  async function call(method: Method, path: string, body?: Record<string, unknown>): Promise<VaultResponse> {
+  async function call(method: Method, path: string, body?: Record<string, unknown>, o: { anonymous?: boolean } = {}): Promise<VaultResponse> {
+    let relogged = false;
     for (let attempt = 0; ; attempt++) {
       if (method !== 'PUT') counts.reads++;
       else counts.writes++;
       try {
-        const r = await once(method, path, body);
+        const r = await once(method, path, body, o.anonymous === true);
         if (r === undefined || r === null || typeof r !== 'object') {
           throw new CertrenderError('CR_VAULT_RESPONSE', `Vault returned an empty body for ${method} ${path}`, {
             context: { path },
@@ -97,6 +141,13 @@ export function createVaultBackend(opts: { settings: VaultSettings; logger: Logg
         if (e instanceof CertrenderError) throw e;
         const status: number | undefined = (e as any)?.response?.statusCode;
         const netCode: string | undefined = (e as any)?.code;
+        if (status === 403 && loginBody && !o.anonymous && !relogged) {
+          // The cached login token may have expired or been revoked: log in again, once.
+          relogged = true;
+          loggedIn = undefined;
+          opts.logger.warn('vault_relogin', { method, path });
+          continue;
+        }
         const reason = status !== undefined ? `HTTP ${status}: ${(e as Error).message}` : `${netCode ?? 'network error'}: ${(e as Error).message}`;
         if (isRetryable(status) && attempt < s.retry.attempts) {
           const delay = backoffDelay({ attempt, baseMs: s.retry.backoffMs, maxMs: s.retry.maxBackoffMs, random: Math.random });

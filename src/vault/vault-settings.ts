@@ -10,11 +10,18 @@ import { resolve } from 'node:path';
 import { CertrenderError } from '../errors.js';
 import type { VaultConfig } from '../config/schema.js';
 
+/** A login that yields the token (Agent auto_auth approle/kubernetes, consul-template k8s_*). */
+export type VaultLogin =
+  | { method: 'approle'; mountPath: string; roleIdFile: string; secretIdFile: string; removeSecretIdFile: boolean }
+  | { method: 'kubernetes'; mountPath: string; role: string; jwt?: string; tokenPath: string };
+
 export interface VaultSettings {
   address: string;
   namespace?: string;
   /** Re-evaluated before each request: a token file may change under a running daemon. */
   token: () => string | undefined;
+  /** When set (and no token file is), the token comes from this login instead of `token`. */
+  login?: VaultLogin;
   /** Where the token came from, for error messages (never the token itself). */
   tokenSource: string;
   tls: { caCert?: string; caPath?: string; clientCert?: string; clientKey?: string; serverName?: string; skipVerify: boolean };
@@ -47,11 +54,20 @@ export function resolveVaultSettings(opts: { vault?: VaultConfig; env: NodeJS.Pr
   const env = (name: string) => opts.env[`VAULT_${name}`] ?? opts.env[`BAO_${name}`];
   const abs = (p?: string) => (p ? resolve(opts.baseDir, p) : undefined);
   const tokenFile = abs(v?.vault_agent_token_file ?? v?.token_file);
-  let token: () => string | undefined;
+  let token: () => string | undefined = () => undefined;
   let tokenSource: string;
+  let login: VaultLogin | undefined;
+  const auth = v?.auth;
   if (tokenFile) {
     token = () => readToken(tokenFile);
     tokenSource = `token file ${tokenFile}`;
+  } else if (auth) {
+    const mountPath = auth.mount_path ?? auth.method;
+    login =
+      auth.method === 'approle'
+        ? { method: 'approle', mountPath, roleIdFile: abs(auth.role_id_file)!, secretIdFile: abs(auth.secret_id_file)!, removeSecretIdFile: auth.remove_secret_id_file }
+        : { method: 'kubernetes', mountPath, role: auth.role!, jwt: auth.jwt, tokenPath: abs(auth.token_path)! };
+    tokenSource = `${auth.method} login at auth/${mountPath}`;
   } else if (v?.token) {
     const t = v.token;
     token = () => t;
@@ -79,6 +95,7 @@ export function resolveVaultSettings(opts: { vault?: VaultConfig; env: NodeJS.Pr
     address: (v?.address ?? env('ADDR') ?? 'https://127.0.0.1:8200').replace(/\/+$/, ''),
     namespace: v?.namespace ?? env('NAMESPACE'),
     token,
+    login,
     tokenSource,
     tls: {
       caCert: abs(v?.ca_cert ?? ssl?.ca_cert ?? env('CACERT')),

@@ -1,0 +1,77 @@
+/**
+ * consul-template's command line through the real certrender process, against a real
+ * OpenBao: `-config DIR -once`, `-template`, `-vault-addr`/`-vault-token`, `-dry`, pid_file.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import { startOpenBao, type OpenBao } from './helpers/openbao.js';
+import { setupPki } from './helpers/openbao-pki.js';
+import { runCli } from './helpers/cli.js';
+import { makeTempDir } from './helpers/tmp.js';
+
+const test = suite('consul-template CLI');
+const ctx: { bao?: OpenBao } = {};
+test.before(async () => {
+  ctx.bao = await startOpenBao();
+  await setupPki(ctx.bao);
+});
+test.after(async () => {
+  await ctx.bao?.stop();
+});
+
+const CERT_TPL = '{{ with secret "pki/issue/server" "common_name=ct.test" }}{{ .Data.certificate }}{{ end }}\n';
+
+async function workdir(): Promise<string> {
+  const dir = await makeTempDir('certrender-ct-cli');
+  await mkdir(join(dir, 'conf.d'));
+  await writeFile(join(dir, 'cert.tpl'), CERT_TPL);
+  return dir;
+}
+
+test('-config DIR -once: the directory merged in lexical order, pid_file written and removed, flags win', async () => {
+  const dir = await workdir();
+  await writeFile(join(dir, 'conf.d', '10-vault.hcl'), `vault {\n  address = "http://127.0.0.1:1"\n  retry {\n    enabled = false\n  }\n}\nwait {\n  min = "2s"\n}\npid_file = "ct.pid"\n`);
+  await writeFile(join(dir, 'conf.d', '20-tpl.hcl'), `template {\n  source = "cert.tpl"\n  destination = "out/cert.pem"\n  command = "touch reloaded"\n}\n`);
+  const r = await runCli(['-config', 'conf.d', '-vault-addr', ctx.bao!.addr, '-once', '-log-level=info'], { cwd: dir, env: { VAULT_TOKEN: ctx.bao!.token, CERTRENDER_STATE_DIR: join(dir, 'state') } });
+  assert.is(r.code, 0, r.stderr);
+  const cert = new X509Certificate(await readFile(join(dir, 'out/cert.pem')));
+  assert.match(cert.subject, /CN=ct\.test/);
+  assert.ok(existsSync(join(dir, 'reloaded')), 'the template command ran');
+  assert.not.ok(existsSync(join(dir, 'ct.pid')), 'pid_file removed at exit');
+  assert.match(r.stderr, /10-vault\.hcl:7: wait: accepted and ignored/);
+});
+
+test('-template "src:dst:cmd" with -vault-addr and -vault-token, no config file', async () => {
+  const dir = await workdir();
+  const r = await runCli(['-template', 'cert.tpl:out/flag.pem:touch flagged', '-vault-addr', ctx.bao!.addr, '-vault-token', ctx.bao!.token, '-once'], { cwd: dir, env: { CERTRENDER_STATE_DIR: join(dir, 'state') } });
+  assert.is(r.code, 0, r.stderr);
+  assert.match(await readFile(join(dir, 'out/flag.pem'), 'utf8'), /BEGIN CERTIFICATE/);
+  assert.ok(existsSync(join(dir, 'flagged')));
+  assert.not.match(r.stderr + r.stdout, new RegExp(ctx.bao!.token));
+});
+
+test('-dry writes nothing and issues nothing', async () => {
+  const dir = await workdir();
+  await writeFile(join(dir, 'conf.d', 'ct.hcl'), `vault {\n  address = "${ctx.bao!.addr}"\n}\ntemplate {\n  source = "cert.tpl"\n  destination = "out/dry.pem"\n}\n`);
+  const r = await runCli(['-config=conf.d', '-dry'], { cwd: dir, env: { VAULT_TOKEN: ctx.bao!.token, CERTRENDER_STATE_DIR: join(dir, 'state') } });
+  assert.is(r.code, 0, r.stderr);
+  assert.not.ok(existsSync(join(dir, 'out/dry.pem')));
+  assert.match(r.stdout, /dry\.pem/);
+});
+
+test('refused flags and keys exit 2 naming them', async () => {
+  const dir = await workdir();
+  const flag = await runCli(['-config', 'conf.d', '-exec', 'nginx', '-once'], { cwd: dir });
+  assert.is(flag.code, 2);
+  assert.match(flag.stderr, /-exec is not supported/);
+  await writeFile(join(dir, 'conf.d', 'consul.hcl'), 'consul {\n  address = "127.0.0.1:8500"\n}\n');
+  const key = await runCli(['-config', 'conf.d', '-once'], { cwd: dir });
+  assert.is(key.code, 2);
+  assert.match(key.stderr, /consul\.hcl:1: consul: Consul is not supported/);
+});
+
+test.run();
