@@ -329,7 +329,7 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
       });
     }
     const { ensureSharedKey, testBarrier } = await import('../shared-key/ensure-shared-key.js');
-    const material = await ensureSharedKey({ backend: await getBackend(), name: call.path, config: declared, create: apply, logger, now: opts.now, beforeWrite: testBarrier(opts.env) });
+    const material = await ensureSharedKey({ backend: await getBackend(), name: call.path, config: declared, create: apply, logger, now: opts.now, beforeWrite: testBarrier(opts.env, call.path) });
     if (!material) {
       blockedCalls.set(callId(call), { status: 'unknown', reason: `would create shared key "${call.path}" at ${declared.kv_path}` });
       report.calls.push({ kind: call.kind, path: declared.kv_path, status: 'would_call' });
@@ -424,6 +424,11 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
       now: opts.now(),
     });
     for (const w of [...result.warnings, ...(resp.warnings ?? []).map((m) => ({ rule: 'vault_warning', message: m }))]) {
+      // A root above the pinned anchor (an intermediate mount's ca_chain) is expected, not worth a warning.
+      if (w.rule === 'chain_unused') {
+        logger.debug('issuance_chain_unused', { path: call.path, message: w.message });
+        continue;
+      }
       logger.warn('issuance_warning', { path: call.path, destinations, rule: w.rule, message: w.message });
       report.warnings.push(`${call.path}: ${w.message}`);
     }

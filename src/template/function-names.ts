@@ -6,7 +6,7 @@
  */
 export const TEMPLATE_FUNCTIONS: readonly string[] = [
   // Vault and the local system
-  'secret', 'secrets', 'pkiCert', 'file', 'env', 'mustEnv', 'envOrDefault', 'timestamp', 'sockaddr', 'scratch', 'writeToFile',
+  'secret', 'secrets', 'pkiCert', 'sharedKey', 'sharedKeyCert', 'file', 'env', 'mustEnv', 'envOrDefault', 'timestamp', 'sockaddr', 'scratch', 'writeToFile',
   // pure (library.ts)
   'base64Encode', 'base64Decode', 'base64URLEncode', 'base64URLDecode', 'toJSON', 'toJSONPretty', 'parseJSON',
   'trimSpace', 'trim', 'trimPrefix', 'trimSuffix', 'split', 'join', 'replaceAll',

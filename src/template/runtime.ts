@@ -15,8 +15,9 @@ import { fnError, library } from './library.js';
 import { createScratch } from './scratch.js';
 import { evalSockaddr } from './sockaddr.js';
 import { STUB, isStub } from './stub.js';
-import { makeCall, makeListCall, type VaultCall } from './vault-call.js';
-import { pkiCertView, secretView, type VaultResponse } from './vault-response.js';
+import { makeCall, makeListCall, makeSharedKeyCall, makeSharedKeyCertCall, type VaultCall } from './vault-call.js';
+import { sharedKeyView, type SharedKeyMaterial } from '../shared-key/shared-key-value.js';
+import { pemField, pkiCertView, secretView, type VaultResponse } from './vault-response.js';
 
 export { STUB, isStub } from './stub.js';
 
@@ -101,6 +102,22 @@ function makeFunctions(opts: RuntimeOptions) {
     pkiCert(path: unknown, ...args: unknown[]) {
       const r = fetch(makeCall(path, args.length ? args : [{}]));
       return r === undefined ? STUB : pkiCertView(r);
+    },
+    /** `sharedKey NAME`: .PrivateKey .PrivateKeyPKCS1 .PublicKey .PublicKeys of a shared_key block. */
+    sharedKey(name: unknown) {
+      const r = fetch(makeSharedKeyCall(name));
+      return r === undefined ? STUB : sharedKeyView(r.data as SharedKeyMaterial);
+    },
+    /** `sharedKeyCert NAME <mount>/sign/<role> ARGS...`: pkiCert's view of a certificate on the active shared key. */
+    sharedKeyCert(name: unknown, path: unknown, ...args: unknown[]) {
+      const k = fetch(makeSharedKeyCall(name));
+      if (k === undefined) return STUB;
+      const key = k.data as SharedKeyMaterial;
+      const r = fetch(makeSharedKeyCertCall({ name: key.name, fingerprint: key.active.fingerprint, path, args }));
+      if (r === undefined) return STUB;
+      const c = pkiCertView(r);
+      const v = { Cert: c.Cert, Key: pemField(key.active.privatePem), CA: c.CA, CAChain: c.CAChain };
+      return { ...v, Data: v };
     },
     file(path: unknown) {
       if (path === '' || isStub(path)) return '';

@@ -9,10 +9,12 @@ import { createHash } from 'node:crypto';
 import { CertrenderError } from '../errors.js';
 
 export interface VaultCall {
-  /** 'list' is `secrets PATH` (a Vault LIST). */
-  kind: 'read' | 'write' | 'list';
+  /** 'list' is `secrets PATH` (a Vault LIST); 'shared_key' is `sharedKey NAME` (path = the name). */
+  kind: 'read' | 'write' | 'list' | 'shared_key';
   path: string;
   params: Record<string, string>;
+  /** `sharedKeyCert`: a sign request whose CSR the cycle builds from this shared key. */
+  sharedKey?: { name: string; fingerprint: string };
 }
 
 /** Normalise a template's arguments into a call. Accepts "k=v" strings and plain objects. */
@@ -46,10 +48,33 @@ export function makeListCall(path: unknown): VaultCall {
   return { kind: 'list', path: path.trim().replace(/^\/+/, '').replace(/^v1\//, '').replace(/\/+$/, ''), params: {} };
 }
 
+/** `sharedKey NAME`. */
+export function makeSharedKeyCall(name: unknown): VaultCall {
+  if (typeof name !== 'string' || name.trim() === '') {
+    throw new CertrenderError('CR_TEMPLATE_FUNCTION', `sharedKey/sharedKeyCert need a shared_key name as first argument, got ${JSON.stringify(name)}`);
+  }
+  return { kind: 'shared_key', path: name.trim(), params: {} };
+}
+
+/**
+ * `sharedKeyCert NAME PATH ARGS...`: a write to <mount>/sign/<role> identified by the
+ * shared key's name and active fingerprint, never by the CSR (built at fetch time).
+ */
+export function makeSharedKeyCertCall(opts: { name: string; fingerprint: string; path: unknown; args: unknown[] }): VaultCall {
+  const call = makeCall(opts.path, opts.args.length ? opts.args : [{}]);
+  if (issuanceTarget(call)?.op !== 'sign') {
+    throw new CertrenderError('CR_TEMPLATE_FUNCTION', `sharedKeyCert "${opts.name}": ${call.path} is not a <mount>/sign/<role> path`, {
+      hint: 'the certificate is signed from a CSR of the shared key: use pki/sign/<role> (not issue)',
+    });
+  }
+  return { ...call, sharedKey: { name: opts.name, fingerprint: opts.fingerprint } };
+}
+
 export function callId(call: VaultCall): string {
   const keys = Object.keys(call.params).sort();
   const sorted = keys.map((k) => [k, call.params[k]]);
-  return `${call.kind} ${call.path} ${JSON.stringify(sorted)}`;
+  const shared = call.sharedKey ? ` shared_key=${call.sharedKey.name}@${call.sharedKey.fingerprint}` : '';
+  return `${call.kind} ${call.path} ${JSON.stringify(sorted)}${shared}`;
 }
 
 export function shortHash(text: string, len = 16): string {

@@ -35,10 +35,20 @@ export interface PkiCertView {
   Data: { Cert: string; Key: string; CA: string; CAChain: string[] };
 }
 
+/**
+ * consul-template re-encodes each pkiCert field with Go's pem.EncodeToMemory, so every
+ * PEM ends with a newline (Vault's strings do not): `{{ .Cert }}{{ .CA }}` is a clean
+ * chain, not glued blocks.
+ */
+export function pemField(v: unknown): string {
+  const s = String(v ?? '');
+  return s === '' || s.endsWith('\n') ? s : `${s}\n`;
+}
+
 /** pkiCert's view: .Cert .Key .CA .CAChain, and .Data returning the same struct. */
 export function pkiCertView(r: VaultResponse): PkiCertView {
   const d = r.data ?? {};
-  const chain = Array.isArray(d.ca_chain) ? d.ca_chain.map(String) : d.ca_chain ? [String(d.ca_chain)] : [];
-  const v = { Cert: String(d.certificate ?? ''), Key: String(d.private_key ?? ''), CA: String(d.issuing_ca ?? ''), CAChain: chain };
+  const chain = Array.isArray(d.ca_chain) ? d.ca_chain.map(pemField) : d.ca_chain ? [pemField(d.ca_chain)] : [];
+  const v = { Cert: pemField(d.certificate), Key: pemField(d.private_key), CA: pemField(d.issuing_ca), CAChain: chain };
   return { ...v, Data: v };
 }
