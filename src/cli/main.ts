@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import type { Argv } from 'yargs';
 import { CertrenderError, EXIT, exitCodeFor, isCertrenderError } from '../errors.js';
 import { createLogger, errorFields, scrubSecrets, type Level, type Logger } from '../observe/logger.js';
-import { translateLegacyArgv } from './legacy-argv.js';
+import { parseLegacyArgv, type LegacyInvocation } from './legacy-argv.js';
 import { COMMANDS, fastParse, OPTIONS, type CommandName, type ParsedArgs } from './options.js';
 import type { LoadedConfig } from '../config/schema.js';
 
@@ -24,12 +24,12 @@ consul-template flags work as fleets type them:
 
 Docs: README.md and docs/ in the package.`;
 
-async function load(args: ParsedArgs, logger: Logger): Promise<{ loaded: LoadedConfig; stateDir: string }> {
-  if (!args.config?.length) {
+async function load(args: ParsedArgs, logger: Logger, legacy?: LegacyInvocation): Promise<{ loaded: LoadedConfig; stateDir: string }> {
+  if (!args.config?.length && !legacy?.overlay.template) {
     throw new CertrenderError('CR_USAGE', 'no config given', { hint: 'pass --config FILE (or a directory); repeat it to merge several' });
   }
   const { loadConfig } = await import('../config/load-config.js');
-  const loaded = await loadConfig({ paths: args.config, cwd: process.cwd(), env: process.env });
+  const loaded = await loadConfig({ paths: args.config ?? [], cwd: process.cwd(), env: process.env, overlay: legacy?.overlay, consulTemplate: legacy !== undefined });
   if (!args['log-level'] && loaded.config.log_level) logger.setLevel(loaded.config.log_level);
   const { resolveStateDir } = await import('../state/state-dir.js');
   const stateDir = resolveStateDir({
@@ -43,8 +43,19 @@ async function load(args: ParsedArgs, logger: Logger): Promise<{ loaded: LoadedC
   return { loaded, stateDir };
 }
 
-async function cycle(mode: 'apply' | 'plan', args: ParsedArgs, logger: Logger): Promise<number> {
-  const { loaded, stateDir } = await load(args, logger);
+/** consul-template's pid_file: written at start, removed at exit. */
+async function writePidFile(loaded: LoadedConfig): Promise<void> {
+  if (!loaded.config.pid_file) return;
+  const { resolve } = await import('node:path');
+  const { writeFileSync, rmSync } = await import('node:fs');
+  const file = resolve(loaded.baseDir, loaded.config.pid_file);
+  writeFileSync(file, `${process.pid}\n`);
+  process.once('exit', () => rmSync(file, { force: true }));
+}
+
+async function cycle(mode: 'apply' | 'plan', args: ParsedArgs, logger: Logger, legacy?: LegacyInvocation): Promise<number> {
+  const { loaded, stateDir } = await load(args, logger, legacy);
+  await writePidFile(loaded);
   const { runCycle } = await import('../cycle/run-cycle.js');
   const { resolve } = await import('node:path');
   const force = (args['force-renew'] ?? []).map((d) => (d === 'all' ? 'all' : resolve(process.cwd(), d)));
@@ -105,7 +116,50 @@ function dispatch(command: CommandName, args: ParsedArgs, logger: Logger): Promi
       return daemon(args, logger);
     case 'renew':
       return renewNow(args, logger);
+    case 'rotate-shared-key':
+      return rotate(args, logger);
+    case 'migrate':
+      return migrateCommand(args);
   }
+}
+
+async function rotate(args: ParsedArgs, logger: Logger): Promise<number> {
+  const { loaded, stateDir } = await load(args, logger);
+  const { rotateSharedKey } = await import('../shared-key/rotate-shared-key.js');
+  const r = await rotateSharedKey({ loaded, stateDir, name: args.name!, activate: Boolean(args.activate), env: process.env, logger, now: () => new Date() });
+  process.stdout.write(
+    r.action === 'activated'
+      ? `shared key "${r.name}" (${r.path}): the pending key is now active (version ${r.version}, ${r.active}); hosts sign with it from their next cycle\n`
+      : `shared key "${r.name}" (${r.path}): pending key ${r.pending} added (version ${r.version}); hosts now render both public keys. When every host has, run with --activate\n`,
+  );
+  return EXIT.OK;
+}
+
+async function migrateCommand(args: ParsedArgs): Promise<number> {
+  if (!args.config?.length) throw new CertrenderError('CR_USAGE', 'no config given', { hint: 'pass the consul-template config with --config (repeatable)' });
+  const { migrate } = await import('../migrate/migrate.js');
+  const r = await migrate({ configPaths: args.config, outDir: args.out!, cwd: process.cwd(), translate: args.translate !== false, force: Boolean(args.force) });
+  process.stdout.write(r.report.endsWith('\n') ? r.report : r.report + '\n');
+  process.stdout.write(`\nwrote ${r.configPath} and ${r.templates.length} template(s)\n`);
+  return EXIT.OK;
+}
+
+/**
+ * consul-template's command line: -once / -exit-after-auth and -dry name the command;
+ * without them the config's `once` (or the Agent's exit_after_auth) still means one run,
+ * otherwise it is the daemon.
+ */
+async function legacyDispatch(legacy: LegacyInvocation, logger: Logger): Promise<number> {
+  if (legacy.command !== 'run') return cycle(legacy.command === 'once' ? 'apply' : 'plan', legacy.args, logger, legacy);
+  const { loaded } = await load(legacy.args, logger, legacy);
+  if (loaded.config.once) return cycle('apply', legacy.args, logger, legacy);
+  const flags = Object.keys(legacy.overlay);
+  if (flags.length) {
+    throw new CertrenderError('CR_USAGE', `the daemon reads its settings from config files only; these flags need -once: ${flags.join(', ')}`, {
+      hint: 'add -once (run certrender from a timer), or move the settings into the config file',
+    });
+  }
+  return dispatch('run', legacy.args, logger);
 }
 
 /** `certrender run`: stays until SIGTERM/SIGINT; exits 0 after a graceful stop. */
@@ -147,7 +201,7 @@ Usage: $0 <command> --config FILE [options]`,
   for (const o of OPTIONS.filter((o) => !o.commands)) parser = parser.option(o.name, o.yargs);
   for (const c of COMMANDS) {
     parser = parser.command(
-      c.name,
+      c.usage ?? c.name,
       c.describe as string,
       (y) => {
         let cy = y;
@@ -184,11 +238,16 @@ Usage: $0 <command> --config FILE [options]`,
 export async function main(argv: string[]): Promise<number> {
   const logger = createLogger({ level: 'info' });
   try {
-    const translated = translateLegacyArgv(argv);
+    // consul-template's Go-style flags (`-config x -once`) have their own small parser.
+    const legacy = parseLegacyArgv(argv);
+    if (legacy) {
+      if (legacy.args['log-level']) logger.setLevel(legacy.args['log-level']);
+      return await legacyDispatch(legacy, logger);
+    }
     // The common invocations skip loading yargs (~130 ms of the 0.5 s start-up budget);
     // anything else (help, version, a typo) goes through the full parser.
-    const fast = fastParse(translated);
-    if (!fast) return await parseWithYargs(translated, logger);
+    const fast = fastParse(argv);
+    if (!fast) return await parseWithYargs(argv, logger);
     if (fast.args['log-level']) logger.setLevel(fast.args['log-level']);
     return await dispatch(fast.command, fast.args, logger);
   } catch (e) {

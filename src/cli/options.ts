@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import type { Options } from 'yargs';
 import type { Level } from '../observe/logger.js';
 
-export type CommandName = 'once' | 'plan' | 'status' | 'run' | 'renew';
+export type CommandName = 'once' | 'plan' | 'status' | 'run' | 'renew' | 'rotate-shared-key' | 'migrate';
 
 export interface ParsedArgs {
   config: string[];
@@ -17,6 +17,13 @@ export interface ParsedArgs {
   'force-renew'?: string[];
   contents?: boolean;
   now?: boolean;
+  /** rotate-shared-key */
+  name?: string;
+  activate?: boolean;
+  /** migrate */
+  out?: string;
+  translate?: boolean;
+  force?: boolean;
 }
 
 interface OptionSpec {
@@ -48,6 +55,10 @@ export const OPTIONS: OptionSpec[] = [
     commands: ['renew'],
     yargs: { type: 'boolean', demandOption: true, describe: 'check now' },
   },
+  { name: 'activate', commands: ['rotate-shared-key'], yargs: { type: 'boolean', describe: 'promote the pending key to active (after every host trusts it)' } },
+  { name: 'out', commands: ['migrate'], yargs: { type: 'string', demandOption: true, requiresArg: true, describe: 'directory to write the native config, templates and MIGRATION.md into' } },
+  { name: 'translate', commands: ['migrate'], yargs: { type: 'boolean', default: true, describe: 'translate Go templates to nunjucks (--no-translate keeps them as Go templates)' } },
+  { name: 'force', commands: ['migrate'], yargs: { type: 'boolean', describe: 'write into a non-empty --out directory' } },
   {
     name: 'contents',
     commands: ['plan'],
@@ -55,7 +66,7 @@ export const OPTIONS: OptionSpec[] = [
   },
 ];
 
-export const COMMANDS: { name: CommandName; describe: string | false; examples: [string, string][] }[] = [
+export const COMMANDS: { name: CommandName; usage?: string; describe: string | false; examples: [string, string][] }[] = [
   {
     name: 'once',
     describe: 'run one render cycle: issue what is due, validate, write what changed, exit',
@@ -83,6 +94,20 @@ export const COMMANDS: { name: CommandName; describe: string | false; examples: 
     name: 'renew',
     describe: 'with --now: ask the running daemon to check its certificates now (SIGUSR1)',
     examples: [['$0 renew --now --config /etc/certrender.d', '']],
+  },
+  {
+    name: 'rotate-shared-key',
+    usage: 'rotate-shared-key <name>',
+    describe: 'add a pending version of a shared key (every host trusts it first); --activate promotes it',
+    examples: [
+      ['$0 rotate-shared-key sa --config /etc/certrender.d', 'stage a new service-account key'],
+      ['$0 rotate-shared-key sa --activate --config /etc/certrender.d', 'then, once every host renders both public keys, sign with it'],
+    ],
+  },
+  {
+    name: 'migrate',
+    describe: 'turn a consul-template config and its templates into a native config with named hooks and .njk templates, plus a report',
+    examples: [['$0 migrate --config /etc/consul-template.d --out /tmp/certrender-migrated', '']],
   },
 ];
 
