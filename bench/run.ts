@@ -3,7 +3,10 @@
  * beside `bao agent` (which embeds consul-template's engine) measured in the same run.
  *
  * Inventory: 30 files from 15 issuances (a cert and a key template per service, both
- * making the same pki/issue call). Per tool: a first run (nothing on disk, everything
+ * making the same pki/issue call), three ways: certrender's native config and nunjucks
+ * templates; the same as a consul-template config and Go templates, rendered by
+ * certrender (`certrender -config FILE -once`, Go engine, default state location under a
+ * temp XDG_STATE_HOME); and that config plus Agent blocks for `bao agent`. Per tool: a first run (nothing on disk, everything
  * issued) and 5 second runs (certrender: nothing due; the agent has no state and issues
  * again). Each run is a real process:
  *  - wall: process.hrtime around the spawn, start to exit;
@@ -41,7 +44,7 @@ const RUN_TIMEOUT_MS = 120_000;
 const BEGIN = '<!-- bench/run.ts: begin -->';
 const END = '<!-- bench/run.ts: end -->';
 
-type Tool = 'certrender' | 'bao agent';
+type Tool = 'certrender' | 'certrender (Go)' | 'bao agent';
 
 interface Requests {
   issue: number;
@@ -65,6 +68,7 @@ interface Inventory {
   dir: string;
   command: string;
   args: string[];
+  env?: Record<string, string>;
 }
 
 const services = Array.from({ length: SERVICES }, (_, k) => k + 1);
@@ -72,7 +76,7 @@ const issueArgs = (i: number) => [`pki/issue/server`, `common_name=svc-${i}.exam
 
 /** One tool's inventory (templates, config, token file) against `addr`, in a fresh temp dir. */
 async function writeInventory(opts: { tool: Tool; addr: string; token: string; bao: string }): Promise<Inventory> {
-  const dir = await makeTempDir(opts.tool === 'certrender' ? 'bench-certrender' : 'bench-agent');
+  const dir = await makeTempDir({ certrender: 'bench-certrender', 'certrender (Go)': 'bench-certrender-go', 'bao agent': 'bench-agent' }[opts.tool]);
   mkdirSync(join(dir, 'tpl'));
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, opts.token + '\n', { mode: 0o600 });
@@ -92,28 +96,31 @@ async function writeInventory(opts: { tool: Tool; addr: string; token: string; b
       blocks.push(`template {\n  source      = ${q(source)}\n  destination = ${q(join(dir, `out/svc-${i}.${kind}`))}\n}\n`);
     }
   }
-  const config =
-    opts.tool === 'certrender'
-      ? `state_dir = ${q(join(dir, 'state'))}\n\nvault {\n  address    = ${q(opts.addr)}\n  token_file = ${q(tokenFile)}\n}\n\n`
-      : `vault {\n  address = ${q(opts.addr)}\n}\n\nauto_auth {\n  method "token_file" {\n    config = {\n      token_file_path = ${q(tokenFile)}\n    }\n  }\n}\n\nexit_after_auth = true\n\ntemplate_config {\n  exit_on_retry_failure = true\n}\n\n`;
-  const file = join(dir, opts.tool === 'certrender' ? 'certrender.hcl' : 'agent.hcl');
+  const config = {
+    certrender: `state_dir = ${q(join(dir, 'state'))}\n\nvault {\n  address    = ${q(opts.addr)}\n  token_file = ${q(tokenFile)}\n}\n\n`,
+    'certrender (Go)': `vault {\n  address                = ${q(opts.addr)}\n  vault_agent_token_file = ${q(tokenFile)}\n}\n\n`,
+    'bao agent': `vault {\n  address = ${q(opts.addr)}\n}\n\nauto_auth {\n  method "token_file" {\n    config = {\n      token_file_path = ${q(tokenFile)}\n    }\n  }\n}\n\nexit_after_auth = true\n\ntemplate_config {\n  exit_on_retry_failure = true\n}\n\n`,
+  }[opts.tool];
+  const file = join(dir, { certrender: 'certrender.hcl', 'certrender (Go)': 'consul-template.hcl', 'bao agent': 'agent.hcl' }[opts.tool]);
   writeFileSync(file, config + blocks.join('\n'));
-  return opts.tool === 'certrender'
-    ? { dir, command: process.execPath, args: [CERTRENDER, 'once', '--config', file] }
-    : { dir, command: opts.bao, args: ['agent', `-config=${file}`] };
+  if (opts.tool === 'certrender') return { dir, command: process.execPath, args: [CERTRENDER, 'once', '--config', file] };
+  if (opts.tool === 'certrender (Go)') {
+    return { dir, command: process.execPath, args: [CERTRENDER, '-config', file, '-once'], env: { XDG_STATE_HOME: join(dir, 'xdg-state') } };
+  }
+  return { dir, command: opts.bao, args: ['agent', `-config=${file}`] };
 }
 
 /** The environment without BAO_* / VAULT_*: both tools take address and token from their config. */
-function childEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(BAO|VAULT)_/.test(k)));
+function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(BAO|VAULT)_/.test(k))), ...extra };
 }
 
 /** Runs a command to its exit; with timeFile, under GNU time writing "maxRSS-KiB user-s sys-s" there. */
-function spawnTimed(opts: { command: string; args: string[]; cwd: string; timeFile?: string }): Promise<{ wallMs: number; code: number | null; stderr: string }> {
+function spawnTimed(opts: { command: string; args: string[]; cwd: string; env?: Record<string, string>; timeFile?: string }): Promise<{ wallMs: number; code: number | null; stderr: string }> {
   const [cmd, argv] = opts.timeFile ? [GNU_TIME, ['-f', '%M %U %S', '-o', opts.timeFile, opts.command, ...opts.args]] : [opts.command, opts.args];
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
-    const child = spawn(cmd, argv, { cwd: opts.cwd, env: childEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(cmd, argv, { cwd: opts.cwd, env: childEnv(opts.env), stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (c) => (stderr += c));
     const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
@@ -142,7 +149,7 @@ function classify(entries: any[]): Requests {
 async function measure(bao: OpenBao, inv: Inventory, label: string): Promise<Run> {
   const timeFile = join(inv.dir, 'time.txt');
   const before = (await bao.auditEntries()).length;
-  const r = await spawnTimed({ command: inv.command, args: inv.args, cwd: inv.dir, timeFile });
+  const r = await spawnTimed({ command: inv.command, args: inv.args, cwd: inv.dir, env: inv.env, timeFile });
   if (r.code !== 0) throw new Error(`${label} exited with ${r.code}:\n${r.stderr.slice(-3000)}`);
   const requests = classify((await bao.auditEntries()).slice(before));
   const [rssKiB, user, sys] = readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
@@ -268,7 +275,7 @@ async function main(): Promise<number> {
 
   const results = new Map<Tool, ToolResult>();
   const notes: string[] = [];
-  for (const tool of ['certrender', 'bao agent'] as Tool[]) {
+  for (const tool of ['certrender', 'certrender (Go)', 'bao agent'] as Tool[]) {
     const inv = await inventory(tool);
     const first = await measure(bao, inv, `${tool} first run`);
     const outputs = checkOutputs(inv.dir, caPem);
@@ -298,6 +305,7 @@ async function main(): Promise<number> {
   const loadAtEnd = loadavg()[0];
 
   const c = results.get('certrender')!;
+  const g = results.get('certrender (Go)')!;
   const a = results.get('bao agent')!;
   const maxOf = (runs: Run[], f: (r: Requests) => number) => Math.max(...runs.map((r) => f(r.requests)));
   const med = (runs: Run[], f: (r: Run) => number | undefined) => {
@@ -330,6 +338,10 @@ async function main(): Promise<number> {
     [`certrender first run makes ${SERVICES} issue calls, each distinct request once (${c.first.requests.issue} calls, ${c.first.requests.distinctIssues} distinct)`, c.first.requests.issue === SERVICES && c.first.requests.distinctIssues === SERVICES],
     [`certrender max in-flight requests <= ${MAX_CONCURRENCY} (seen: ${c.maxInFlight})`, c.maxInFlight <= MAX_CONCURRENCY],
     [`certrender renders ${SERVICES} certs valid for their name and CA, keys matching (${c.outputs[0]} certs, ${c.outputs[1]} pairs)`, c.outputs.every((n) => n === SERVICES)],
+    [`certrender (Go) first run makes ${SERVICES} issue calls, each distinct request once (${g.first.requests.issue} calls, ${g.first.requests.distinctIssues} distinct)`, g.first.requests.issue === SERVICES && g.first.requests.distinctIssues === SERVICES],
+    [`certrender (Go) renders ${SERVICES} certs valid for their name and CA, keys matching (${g.outputs[0]} certs, ${g.outputs[1]} pairs)`, g.outputs.every((n) => n === SERVICES)],
+    [`certrender (Go) second run issues nothing, the agent re-issues everything (most issue writes in one of ${REPEATS} second runs: certrender ${maxOf(g.second, (x) => x.issue)}, bao agent min ${Math.min(...a.second.map((x) => x.requests.issue))})`, maxOf(g.second, (x) => x.issue + x.otherWrites) === 0 && a.second.every((x) => x.requests.issue === SERVICES)],
+    [`certrender (Go) first-run wall <= bao agent's (${fmt(g.first.wallMs)} ms vs ${fmt(a.first.wallMs)} ms)`, g.first.wallMs <= a.first.wallMs],
   ];
 
   const top = (pick: (p: Profile) => Map<string, number>, n: number) =>
@@ -353,6 +365,8 @@ async function main(): Promise<number> {
     '',
     `certrender / bao agent: wall first ${ratio(c.first.wallMs, a.first.wallMs)}, second ${ratio(cSecondWall, med(a.second, (x) => x.wallMs)!)}; ` +
       `peak RSS first ${ratio(c.first.rssKiB, a.first.rssKiB)}, second ${ratio(med(c.second, (x) => x.rssKiB)!, med(a.second, (x) => x.rssKiB)!)}`,
+    `certrender (Go) / bao agent, same consul-template config and Go templates: wall first ${ratio(g.first.wallMs, a.first.wallMs)}, second ${ratio(med(g.second, (x) => x.wallMs)!, med(a.second, (x) => x.wallMs)!)}; ` +
+      `issue writes first ${g.first.requests.issue} vs ${a.first.requests.issue}, second (most of ${REPEATS}) ${maxOf(g.second, (x) => x.issue)} vs ${maxOf(a.second, (x) => x.issue)}`,
     `bao agent: ${a.first.requests.issue} issue calls (${a.first.requests.distinctIssues} distinct) for ${SERVICES * 2} templates on its first run; ` +
       `${a.outputs[0]}/${SERVICES} certs valid, ${a.outputs[1]}/${SERVICES} keys match their cert; no state, so every second run issues again (${maxOf(a.second, (x) => x.issue)}).`,
     ...notes,

@@ -1,0 +1,4 @@
+{{ with secret "pki_int/issue/web" "common_name=www.example.com" "ttl=24h" -}}
+{{ .Data.certificate }}
+{{ range .Data.ca_chain }}{{ . }}
+{{ end }}{{ end -}}

@@ -1,0 +1,1 @@
+{{ with secret "secret/data/app" }}{{ .Data.data.password }}{{ end }}

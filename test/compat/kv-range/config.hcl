@@ -1,0 +1,8 @@
+vault {
+  address = "{{VAULT_ADDR}}"
+}
+
+template {
+  source      = "settings.tpl"
+  destination = "out/settings.env"
+}

@@ -1,0 +1,8 @@
+vault {
+  address = "{{VAULT_ADDR}}"
+}
+
+template {
+  source      = "front-proxy.tpl"
+  destination = "pki/front-proxy.pem"
+}

@@ -1,0 +1,8 @@
+vault {
+  address = "{{VAULT_ADDR}}"
+}
+
+template {
+  source      = "api.tpl"
+  destination = "tls/api-fullchain.pem"
+}

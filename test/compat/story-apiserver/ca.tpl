@@ -1,0 +1,2 @@
+{{- /* ca.tpl */ -}}
+{{ with secret "pki_k8s/cert/ca" }}{{ .Data.certificate }}{{ end }}
