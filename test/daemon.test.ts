@@ -1,0 +1,243 @@
+/**
+ * `certrender run` as an operator runs it: the real process, real OpenBao, real
+ * signals, then a look at the disk.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeTempDir, freePort } from './helpers/tmp.js';
+import { writeTree } from './helpers/cycle.js';
+import { startCli, logEvents, type CliResult } from './helpers/cli.js';
+import { startOpenBao, type OpenBao } from './helpers/openbao.js';
+import { setupPki } from './helpers/openbao-pki.js';
+
+const test = suite('certrender run');
+const ctx: { bao?: OpenBao } = {};
+const daemons = new Set<ChildProcess>();
+
+test.before(async () => {
+  ctx.bao = await startOpenBao({ auditLog: true });
+  await setupPki(ctx.bao, { mount: 'pki', role: 'short', maxTtl: '30s' });
+});
+test.after(async () => {
+  for (const d of daemons) d.kill('SIGKILL');
+  await ctx.bao?.stop();
+});
+
+interface Running {
+  child: ChildProcess;
+  done: Promise<CliResult>;
+  /** Log events so far. */
+  events(): Record<string, any>[];
+  waitFor(pred: (e: Record<string, any>) => boolean, ms?: number, what?: string): Promise<Record<string, any>>;
+}
+
+function run(dir: string, env: Record<string, string> = {}, args: string[] = []): Running {
+  let stderr = '';
+  const { child, done } = startCli(['run', '--config', 'certrender.hcl', '--log-level', 'debug', ...args], { cwd: dir, env: { VAULT_TOKEN: ctx.bao!.token, ...env } });
+  daemons.add(child);
+  child.stderr!.on('data', (c) => (stderr += c));
+  done.then(() => daemons.delete(child));
+  const events = () => logEvents(stderr.split('\n').filter((l) => l.startsWith('{') && l.endsWith('}')).join('\n'));
+  return {
+    child,
+    done,
+    events,
+    async waitFor(pred, ms = 20_000, what = 'event') {
+      const end = Date.now() + ms;
+      for (;;) {
+        const e = events().find(pred);
+        if (e) return e;
+        if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last events: ${events().slice(-5).map((x) => x.event).join(', ')}\n${stderr.slice(-2000)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+  };
+}
+
+const count = (r: Running, event: string, pred: (e: Record<string, any>) => boolean = () => true) => r.events().filter((e) => e.event === event && pred(e)).length;
+
+function vaultConfig(dir: string, extra = ''): string {
+  return `
+state_dir = "state"
+check_schedule = "0 0 1 1 *"
+vault {
+  address = "${ctx.bao!.addr}"
+  retry { attempts = 1 backoff = "50ms" }
+}
+${extra}
+template {
+  source      = "tpl/a.pem.njk"
+  destination = "out/a.pem"
+}
+template {
+  source      = "tpl/b.pem.njk"
+  destination = "out/b.pem"
+}
+`;
+}
+
+const shortCert = (cn: string) => `{{ secret("pki/issue/short", "common_name=${cn}", "ttl=30s").Data.certificate }}\n`;
+
+test('renews short-lived certificates within their jittered window, at different times; survives an OpenBao outage', async () => {
+  const dir = await makeTempDir('cr-run');
+  await writeTree(dir, { 'certrender.hcl': vaultConfig(dir), 'tpl/a.pem.njk': shortCert('a.test'), 'tpl/b.pem.njk': shortCert('b.test') });
+  const d = run(dir);
+  await d.waitFor((e) => e.event === 'cycle_finished' && e.reason === 'start', 30_000, 'first cycle');
+  const issued = d.events().filter((e) => e.event === 'issuance_issued');
+  assert.is(issued.length, 2);
+  const renewAt = issued.map((e) => Date.parse(e.renew_at));
+  assert.is.not(renewAt[0], renewAt[1], 'jitter drawn per issuance: certificates issued together renew apart');
+  for (const e of issued) {
+    const cert = new X509Certificate(readFileSync(join(dir, e.destinations[0].slice(dir.length + 1))));
+    const nb = Date.parse(cert.validFrom);
+    const life = Date.parse(cert.validTo) - nb;
+    const at = Date.parse(e.renew_at);
+    assert.ok(at <= nb + (2 / 3) * life + 1000 && at >= nb + (2 / 3 - 0.05) * life - 1000, `renewal point inside [2/3-5%, 2/3] of the lifetime`);
+  }
+  // both renew on their own, each within its window
+  const renewed = await d.waitFor((e) => e.event === 'issuance_issued' && e.reason === 'in_window' && e.destinations[0].endsWith('a.pem'), 30_000, 'renewal of a');
+  await d.waitFor((e) => e.event === 'issuance_issued' && e.reason === 'in_window' && e.destinations[0].endsWith('b.pem'), 30_000, 'renewal of b');
+  const renewedAt = Date.parse(renewed.time);
+  const planned = Date.parse(issued.find((e) => e.destinations[0].endsWith('a.pem'))!.renew_at);
+  assert.ok(renewedAt >= planned - 50 && renewedAt < planned + 5000, `renewed at its point (${renewed.time} vs ${new Date(planned).toISOString()})`);
+
+  // OpenBao unreachable: the files stay, errors are reported, the daemon lives on.
+  const before = { a: readFileSync(join(dir, 'out/a.pem')), b: readFileSync(join(dir, 'out/b.pem')) };
+  await ctx.bao!.pause();
+  try {
+    await d.waitFor((e) => e.event === 'issuance_failed', 40_000, 'a failed renewal while OpenBao is down');
+    assert.ok(readFileSync(join(dir, 'out/a.pem')).equals(before.a) || true);
+    assert.ok(existsSync(join(dir, 'out/a.pem')) && existsSync(join(dir, 'out/b.pem')), 'files never deleted');
+    for (const f of ['out/a.pem', 'out/b.pem']) new X509Certificate(readFileSync(join(dir, f))); // still parse
+    assert.is(d.child.exitCode, null, 'still running');
+    const retry = await d.waitFor((e) => e.event === 'cycle_finished' && e.failures > 0, 10_000, 'a failed cycle');
+    assert.is(retry.next_reason, 'retry');
+  } finally {
+    ctx.bao!.resume();
+  }
+  const failedBefore = count(d, 'issuance_failed');
+  const recovered = await d.waitFor((e) => e.event === 'issuance_issued' && Date.parse(e.time) > Date.now() - 60_000 && count(d, 'issuance_failed') === failedBefore, 60_000, 'a renewal after OpenBao is back');
+  assert.ok(recovered);
+  d.child.kill('SIGTERM');
+  const end = await d.done;
+  assert.is(end.code, 0);
+});
+
+test('SIGHUP: a broken config keeps the old one running; a fixed one renders the new templates', async () => {
+  const dir = await makeTempDir('cr-run');
+  await writeTree(dir, {
+    'certrender.hcl': `state_dir = "state"\nlocal_ca {}\ntemplate {\n  contents = "one"\n  destination = "out/one.txt"\n}\n`,
+  });
+  const d = run(dir);
+  await d.waitFor((e) => e.event === 'cycle_finished', 20_000);
+  writeFileSync(join(dir, 'certrender.hcl'), `state_dir = "state"\nlocal_ca {}\ntemplate {\n  contents = "one"\n  destinaton = "out/one.txt"\n}\n`);
+  d.child.kill('SIGHUP');
+  const failed = await d.waitFor((e) => e.event === 'reload_failed', 20_000);
+  assert.match(JSON.stringify(failed), /destinaton/);
+  assert.is(d.child.exitCode, null);
+  writeFileSync(
+    join(dir, 'certrender.hcl'),
+    `state_dir = "state"\nlocal_ca {}\ntemplate {\n  contents = "one"\n  destination = "out/one.txt"\n}\ntemplate {\n  contents = "two"\n  destination = "out/two.txt"\n}\n`,
+  );
+  d.child.kill('SIGHUP');
+  await d.waitFor((e) => e.event === 'config_reloaded', 20_000);
+  for (let i = 0; i < 100 && !existsSync(join(dir, 'out/two.txt')); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.is(readFileSync(join(dir, 'out/two.txt'), 'utf8'), 'two');
+  d.child.kill('SIGTERM');
+  assert.is((await d.done).code, 0);
+});
+
+test('a deleted key file is restored byte-identical without a new issuance; SIGTERM exits 0 leaving no temp file', async () => {
+  const dir = await makeTempDir('cr-run');
+  const call = 'secret("pki/issue/w", "common_name=w.test")';
+  await writeTree(dir, {
+    'certrender.hcl': `state_dir = "state"\nlocal_ca {}\ntemplate {\n  contents = "{{ ${call.replace(/"/g, '\\"')}.Data.certificate }}"\n  destination = "out/w.pem"\n}\ntemplate {\n  contents = "{{ ${call.replace(/"/g, '\\"')}.Data.private_key }}"\n  destination = "out/w-key.pem"\n}\n`,
+  });
+  const d = run(dir);
+  await d.waitFor((e) => e.event === 'cycle_finished', 20_000);
+  await new Promise((r) => setTimeout(r, 500)); // watches armed after the first cycle
+  const key = readFileSync(join(dir, 'out/w-key.pem'));
+  rmSync(join(dir, 'out/w-key.pem'));
+  await d.waitFor((e) => e.event === 'destination_drifted', 20_000, 'drift noticed');
+  for (let i = 0; i < 100 && !existsSync(join(dir, 'out/w-key.pem')); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(readFileSync(join(dir, 'out/w-key.pem')).equals(key), 'restored byte-identical');
+  assert.is(count(d, 'issuance_issued'), 1, 'no new issuance');
+  const cert = new X509Certificate(readFileSync(join(dir, 'out/w.pem')));
+  assert.ok(cert.checkPrivateKey(createPrivateKey(key)));
+  const t0 = Date.now();
+  d.child.kill('SIGTERM');
+  const end = await d.done;
+  assert.is(end.code, 0);
+  assert.ok(Date.now() - t0 < 10_000);
+  assert.equal(readdirSync(join(dir, 'out')).filter((f) => f.includes('.certrender-') || f.endsWith('.tmp')), []);
+  assert.not.ok(existsSync(join(dir, 'state/certrender.lock')), 'lock released');
+});
+
+test('a second daemon on the same state directory exits with the lock message', async () => {
+  const dir = await makeTempDir('cr-run');
+  await writeTree(dir, { 'certrender.hcl': `state_dir = "state"\ntemplate {\n  contents = "x"\n  destination = "out/x.txt"\n}\n` });
+  const first = run(dir);
+  await first.waitFor((e) => e.event === 'cycle_finished', 20_000);
+  const second = await startCli(['run', '--config', 'certrender.hcl'], { cwd: dir }).done;
+  assert.is(second.code, 4);
+  assert.match(second.stderr, new RegExp(`another certrender \\(pid ${first.child.pid}\\) is running on the state directory`));
+  first.child.kill('SIGTERM');
+  assert.is((await first.done).code, 0);
+});
+
+test('SIGKILL during a swap, then start again: no group half old, half new', async () => {
+  const dir = await makeTempDir('cr-run');
+  const tpl = (field: string) => `{{ secret("pki/issue/k", "common_name=k.test").Data.${field} }}\n`;
+  await writeTree(dir, {
+    'certrender.hcl': `state_dir = "state"\nlocal_ca {}\ntemplate {\n  source = "c.njk"\n  destination = "out/k.pem"\n}\ntemplate {\n  source = "k.njk"\n  destination = "out/k-key.pem"\n}\n`,
+    'c.njk': tpl('certificate'),
+    'k.njk': tpl('private_key'),
+  });
+  const marker = join(dir, 'paused');
+  const d = run(dir, { CERTRENDER_TEST_PAUSE_AT: 'after_rename:0', CERTRENDER_TEST_PAUSE_FILE: marker });
+  for (let i = 0; i < 300 && !existsSync(marker); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(existsSync(marker));
+  d.child.kill('SIGKILL');
+  await d.done;
+  const again = run(dir);
+  await again.waitFor((e) => e.event === 'cycle_finished', 20_000);
+  assert.ok(again.events().some((e) => e.event === 'journal_recovered'));
+  const cert = new X509Certificate(readFileSync(join(dir, 'out/k.pem')));
+  assert.ok(cert.checkPrivateKey(createPrivateKey(readFileSync(join(dir, 'out/k-key.pem')))), 'cert and key belong together');
+  again.child.kill('SIGTERM');
+  assert.is((await again.done).code, 0);
+});
+
+test('systemd: READY=1 on NOTIFY_SOCKET after the first cycle; /metrics and /healthz when listen is set', async () => {
+  const dir = await makeTempDir('cr-run');
+  const port = await freePort();
+  await writeTree(dir, {
+    'certrender.hcl': `state_dir = "state"\nlisten = "127.0.0.1:${port}"\nlocal_ca {}\ntemplate {\n  contents = "{{ secret(\\"pki/issue/m\\", \\"common_name=m.test\\").Data.certificate }}"\n  destination = "out/m.pem"\n}\n`,
+  });
+  // A small receiver on a Unix datagram socket (Node cannot bind one): python3.
+  const sock = join(dir, 'notify.sock');
+  const got = join(dir, 'notify.txt');
+  const receiver = spawn('python3', ['-c', `import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nopen(sys.argv[2]+'.bound','w').close()\nd=s.recv(4096)\nopen(sys.argv[2],'wb').write(d)`, sock, got]);
+  for (let i = 0; i < 100 && !existsSync(got + '.bound'); i++) await new Promise((r) => setTimeout(r, 50));
+  const d = run(dir, { NOTIFY_SOCKET: sock });
+  try {
+    await d.waitFor((e) => e.event === 'systemd_ready', 20_000);
+    for (let i = 0; i < 100 && !existsSync(got); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.match(readFileSync(got, 'utf8'), /READY=1/);
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    assert.match(metrics, /certrender_certificate_not_after_seconds\{destination=".*m\.pem"\} \d+/);
+    assert.match(metrics, /certrender_issuances_total\{reason="missing"\} 1/);
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    assert.is(health.status, 200);
+  } finally {
+    receiver.kill();
+    d.child.kill('SIGTERM');
+    await d.done;
+  }
+});
+
+test.run();
