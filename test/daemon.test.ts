@@ -66,7 +66,11 @@ state_dir = "state"
 check_schedule = "0 0 1 1 *"
 vault {
   address = "${ctx.bao!.addr}"
-  retry { attempts = 1 backoff = "50ms" }
+  retry {
+    attempts = 1
+    backoff  = "50ms"
+  }
+  timeout = "2s"
 }
 ${extra}
 template {

@@ -169,7 +169,9 @@ async function daemon(args: ParsedArgs, logger: Logger): Promise<number> {
   const pauseAt = process.env.CERTRENDER_TEST_PAUSE_AT;
   const d = createDaemon({ configPaths: args.config, cwd: process.cwd(), stateDirFlag: args['state-dir'], env: process.env, logger, pause: pauseAt ? testPause(pauseAt) : undefined });
   await d.start();
-  return d.done;
+  const code = await d.done;
+  // Stopped gracefully: leave now rather than wait for a library's stray handle.
+  process.exit(code);
 }
 
 /** `certrender renew --now`: ask the daemon holding the state directory to check now (SIGUSR1). */

@@ -215,7 +215,15 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     return running;
   }
 
-  async function reload(): Promise<void> {
+  /** Reloads are serialised: SIGHUP and a watched edit often arrive together. */
+  let reloading: Promise<void> = Promise.resolve();
+  function reload(): Promise<void> {
+    reloading = reloading.then(reloadOnce, reloadOnce);
+    return reloading;
+  }
+
+  async function reloadOnce(): Promise<void> {
+    if (stopping) return;
     let next: LoadedConfig;
     try {
       next = await load();
@@ -236,8 +244,10 @@ export function createDaemon(opts: DaemonOptions): Daemon {
   }
 
   async function setupWatches(): Promise<void> {
-    if (!io.watch) return;
-    await watcher?.close();
+    if (!io.watch || stopping) return;
+    const old = watcher;
+    watcher = undefined;
+    await old?.close();
     const { watch } = await import('chokidar');
     const configFiles = loaded!.files;
     const sources = loaded!.config.template.filter((t) => t.source).map((t) => resolve(loaded!.baseDir, t.source!));
@@ -247,12 +257,12 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       if (stopping) return;
       const p = resolve(path);
       if (configFiles.includes(p) || sources.includes(p)) {
-        log.info('watched_file_changed', { path: p, event });
+        log.info('watched_file_changed', { path: p, change: event });
         void reload();
       } else if (dests.includes(p) && !running) {
         // Our own writes leave the hash we recorded; anything else is drift.
         if (hashOf(p) === known.get(p)) return;
-        log.warn('destination_drifted', { path: p, event });
+        log.warn('destination_drifted', { path: p, change: event });
         void checkNow('drift');
       }
     });
@@ -321,6 +331,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     stopping = true;
     if (timer !== undefined) clock.clearTimeout(timer);
     cronTask?.stop();
+    await reloading;
     await watcher?.close();
     // A cycle in flight completes: its swap finishes (or rolls back), its hooks get their timeout.
     await running;

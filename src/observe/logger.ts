@@ -62,7 +62,7 @@ export function createLogger(opts: { level?: Level; destination?: NodeJS.Writabl
   );
   const emit = (lvl: 'debug' | 'info' | 'warn' | 'error') => (event: string, fields: Record<string, unknown> = {}) => {
     if (!p.isLevelEnabled(lvl)) return;
-    p[lvl]({ event, ...(scrubValue(fields) as object) });
+    p[lvl]({ ...(scrubValue(fields) as object), event });
   };
   return {
     debug: emit('debug'),
