@@ -77,6 +77,30 @@ test('approle: role_id and secret_id files, token cached, one new login after a 
   assert.match(String(again.data?.certificate), /BEGIN CERTIFICATE/);
 });
 
+test('approle: a token that expires mid-run is replaced before it does, without a failed request', async () => {
+  const bao = ctx.bao!;
+  await bao.api('POST', 'auth/approle/role/short', { token_policies: ['issue'], token_ttl: '3s', token_max_ttl: '3s' });
+  const roleId = (await bao.api('GET', 'auth/approle/role/short/role-id')).data.role_id;
+  const secretId = (await bao.api('POST', 'auth/approle/role/short/secret-id')).data.secret_id;
+  await writeFile(join(ctx.dir!, 'short-role'), roleId);
+  await writeFile(join(ctx.dir!, 'short-secret'), secretId);
+  const events: string[] = [];
+  const logger = { ...silentLogger, info: (e: string) => void events.push(e), warn: (e: string) => void events.push(e) };
+  const settings = resolveVaultSettings({
+    vault: { address: bao.addr, timeout: 10_000, auth: { method: 'approle', role_id_file: 'short-role', secret_id_file: 'short-secret', remove_secret_id_file: false, token_path: '/unused' } } as VaultConfig,
+    env: {},
+    baseDir: ctx.dir!,
+  });
+  const b = createVaultBackend({ settings, logger });
+  await b.read('pki/cert/ca');
+  await new Promise((r) => setTimeout(r, 2500)); // past 2/3 of the 3 s TTL, not yet expired
+  await b.read('pki/cert/ca');
+  assert.equal(events.filter((e) => e === 'vault_login').length, 2, 'logged in again before expiry');
+  assert.ok(events.includes('vault_token_refresh'));
+  assert.not.ok(events.includes('vault_relogin'), 'no 403 was needed');
+  assert.is(b.stats().errors, 0);
+});
+
 test('approle: a wrong secret_id is CR_VAULT_HTTP/AUTH, never echoing the secret', async () => {
   await writeFile(join(ctx.dir!, 'bad-secret'), 'not-the-secret-id-value');
   const b = backend({ auth: { method: 'approle', role_id_file: 'role-id', secret_id_file: 'bad-secret', remove_secret_id_file: false, token_path: '/unused' } });

@@ -101,22 +101,43 @@ export function createVaultBackend(opts: { settings: VaultSettings; logger: Logg
   if (s.tls.skipVerify) opts.logger.warn('vault_tls_verify_disabled', { address: s.address });
   const counts = { reads: 0, writes: 0, errors: 0 };
   const loginBody = s.login ? loginRequest(s.login) : undefined;
-  /** The login's token, cached for the process; cleared to log in again once after a 403. */
-  let loggedIn: Promise<string> | undefined;
+  /**
+   * The login's token, cached for the process; cleared to log in again once after a 403,
+   * and replaced before it expires: a request made past 2/3 of the token's TTL logs in
+   * first (a daemon sleeping between renewals needs no timer for its token).
+   */
+  let loggedIn: Promise<{ token: string; refreshAt: number }> | undefined;
 
-  async function login(): Promise<string> {
+  async function login(): Promise<{ token: string; refreshAt: number }> {
     const req = loginBody!();
     const res = await call('PUT', req.path, req.body, { anonymous: true });
-    const token = (res as { auth?: { client_token?: unknown } }).auth?.client_token;
+    const auth = (res as { auth?: { client_token?: unknown; lease_duration?: unknown } }).auth;
+    const token = auth?.client_token;
     if (typeof token !== 'string' || !token) {
       throw new CertrenderError('CR_VAULT_RESPONSE', `the ${s.tokenSource} returned no auth.client_token`, { context: { path: req.path } });
     }
-    opts.logger.info('vault_login', { method: s.login!.method, mount: s.login!.mountPath });
-    return token;
+    const ttl = typeof auth?.lease_duration === 'number' && auth.lease_duration > 0 ? auth.lease_duration * 1000 : Infinity;
+    opts.logger.info('vault_login', { method: s.login!.method, mount: s.login!.mountPath, ttl_seconds: ttl === Infinity ? undefined : ttl / 1000 });
+    return { token, refreshAt: Date.now() + (2 / 3) * ttl };
+  }
+
+  async function loginToken(): Promise<string> {
+    const pending = loggedIn;
+    const current = pending ? await pending : undefined;
+    // Concurrent requests share one login: only the first to see the stale token replaces it.
+    if ((!current || Date.now() >= current.refreshAt) && loggedIn === pending) {
+      if (current) opts.logger.info('vault_token_refresh', { method: s.login!.method });
+      const next = login();
+      loggedIn = next;
+      next.catch(() => {
+        if (loggedIn === next) loggedIn = undefined;
+      });
+    }
+    return (await loggedIn!).token;
   }
 
   async function once(method: Method, path: string, body: Record<string, unknown> | undefined, anonymous: boolean): Promise<VaultResponse> {
-    const token = anonymous ? undefined : loginBody ? await (loggedIn ??= login()) : s.token();
+    const token = anonymous ? undefined : loginBody ? await loginToken() : s.token();
     const headers: Record<string, string> = {};
     if (token) headers['X-Vault-Token'] = token;
     const res = await client.request({ path: `/${path}`, method, json: body, headers });
