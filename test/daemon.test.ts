@@ -191,6 +191,10 @@ test('a second daemon on the same state directory exits with the lock message', 
   const second = await startCli(['run', '--config', 'certrender.hcl'], { cwd: dir }).done;
   assert.is(second.code, 4);
   assert.match(second.stderr, new RegExp(`another certrender \\(pid ${first.child.pid}\\) is running on the state directory`));
+  // `renew --now` reaches the running daemon through the state directory (SIGUSR1).
+  const renew = await startCli(['renew', '--now', '--config', 'certrender.hcl'], { cwd: dir }).done;
+  assert.is(renew.code, 0, renew.stderr);
+  await first.waitFor((e) => e.event === 'cycle_started' && e.reason === 'signal', 20_000, 'a cycle on SIGUSR1');
   first.child.kill('SIGTERM');
   assert.is((await first.done).code, 0);
 });
