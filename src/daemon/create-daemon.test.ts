@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDaemon, MAX_TIMER_MS, planWake, type Clock, type Daemon } from './create-daemon.js';
@@ -114,6 +114,44 @@ test('a renewal that would restart a service waits for the maintenance window', 
     await d.checkNow('test');
     assert.is(d.lastReport()!.issuances[0].reason, 'in_window', 'renewed inside the window');
   });
+});
+
+test('check_schedule ticks re-check disk and state: a deleted file comes back without a new issuance', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cr-daemon-'));
+  try {
+    mkdirSync(join(dir, 'tpl'));
+    writeFileSync(join(dir, 'tpl/c.njk'), '{{ secret("pki/issue/d", "common_name=d.test").Data.certificate }}');
+    writeFileSync(join(dir, 'c.json'), JSON.stringify({ state_dir: 'state', local_ca: {}, check_schedule: '*/5 * * * *', template: [{ source: 'tpl/c.njk', destination: 'out/c.pem' }] }));
+    const f = fakeClock(new Date('2026-12-01T12:00:00Z'));
+    const ticks: { cron: string; tick: () => void; stopped: boolean }[] = [];
+    const d = createDaemon({
+      configPaths: ['c.json'],
+      cwd: dir,
+      env: {},
+      logger: silentLogger,
+      clock: f.clock,
+      random: () => 0,
+      io: { watch: false, cron: false, signals: false },
+      schedule: (cron, tick) => {
+        const t = { cron, tick, stopped: false };
+        ticks.push(t);
+        return { stop: () => void (t.stopped = true) };
+      },
+    });
+    await d.start();
+    assert.equal(ticks.map((t) => t.cron), ['*/5 * * * *']);
+    const cert = readFileSync(join(dir, 'out/c.pem'));
+    rmSync(join(dir, 'out/c.pem'));
+    f.set(new Date('2026-12-01T12:05:00Z'));
+    ticks[0].tick();
+    for (let i = 0; i < 200 && !existsSync(join(dir, 'out/c.pem')); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(readFileSync(join(dir, 'out/c.pem')).equals(cert), 'restored byte-identical');
+    assert.equal(d.lastReport()!.issuances.map((i) => i.action), ['reuse']);
+    await d.stop();
+    assert.ok(ticks[0].stopped, 'the schedule stops with the daemon');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a window that comes after expiry does not hold the renewal back', async () => {

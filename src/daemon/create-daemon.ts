@@ -49,6 +49,8 @@ export interface DaemonOptions {
   random?: () => number;
   /** Off in unit tests: chokidar watches, node-cron ticks, process signals. */
   io?: { watch: boolean; cron: boolean; signals: boolean };
+  /** Fires `check_schedule` ticks; node-cron by default, a fake in unit tests. */
+  schedule?: (cron: string, tick: () => void) => { stop(): void };
   /** Test hook for the swap, as in `once`. */
   pause?: (point: string) => Promise<void>;
 }
@@ -302,7 +304,9 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     }
     log.info('daemon_started', { pid: process.pid, state_dir: stateDir, files: loaded.files });
     await checkNow('start');
-    if (io.cron) {
+    if (opts.schedule) {
+      cronTask = opts.schedule(loaded.config.check_schedule, () => void checkNow('schedule'));
+    } else if (io.cron) {
       const cron = await import('node-cron');
       const task = cron.schedule(loaded.config.check_schedule, () => void checkNow('schedule'), { timezone: 'UTC' });
       cronTask = { stop: () => void task.stop() };
