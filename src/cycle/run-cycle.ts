@@ -31,8 +31,7 @@ import { isPemLike } from '../pki/pem.js';
 import { planGroups, type DesiredOutput, type OnDisk, type PlannedGroup } from '../plan/plan-groups.js';
 import { resolveOwner } from '../fs/owner.js';
 import { snapshotFiles } from '../fs/snapshot.js';
-import { planHooks } from '../hooks/plan-hooks.js';
-import type { HookReport } from '../hooks/run-hooks.js';
+import { runHookPhase, type PhaseHookReport } from './hook-phase.js';
 
 export type CycleMode = 'apply' | 'plan';
 
@@ -97,7 +96,7 @@ export interface CycleReport {
   files: FileReport[];
   groups: GroupReport[];
   /** Hooks run (apply, then rollback if a rollback policy fired), or that would run (plan). */
-  hooks: (HookReport | { name: string; order: number; phase: 'apply'; status: 'would_run' })[];
+  hooks: PhaseHookReport[];
   warnings: string[];
   requests: { reads: number; writes: number; errors: number };
   nextRenewal?: string;
@@ -672,60 +671,14 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
     }
   }
 
-  // -- hooks notified by the groups written (plan: that would be written)
-  const writtenBy = new Map<number, string[]>();
-  for (const g of groups) {
-    // plan: groups that would be written, and those waiting for a new issuance (they would be too)
-    const st = results.get(g.id);
-    if (apply ? st !== 'written' : st !== 'would_write' && st !== 'unknown') continue;
-    for (const o of g.outputs) if (o.change !== 'none') writtenBy.set(o.index, [...(writtenBy.get(o.index) ?? []), o.destination]);
+  // -- hooks notified by the groups written (plan: that would be written), then a rollback if one asks for it
+  const phase = await runHookPhase({ config, baseDir: loaded.baseDir, apply, groups, results, store, issuedNow, disk, journalDir, atomicDirs, env: opts.env, now: opts.now, logger, pause: opts.pause });
+  report.hooks = phase.reports;
+  if (phase.failed) report.ok = false;
+  for (const id of phase.rolledBack) {
+    results.set(id, 'rolled_back');
+    groupProblems.set(id, [`rolled back: hook "${phase.failed}" failed`]);
   }
-  // Hooks a previous cycle could not run (failed or skipped under `stop`/`continue`) run again now.
-  const pending = store.getPendingHooks();
-  const notified = new Set(planHooks({ config, baseDir: loaded.baseDir, written: writtenBy }).map((h) => h.name));
-  const withPending = new Map(writtenBy);
-  for (const [i, dests] of pending?.written ?? []) {
-    if (i < config.template.length) withPending.set(i, [...new Set([...(withPending.get(i) ?? []), ...dests])]);
-  }
-  const hooks = planHooks({ config, baseDir: loaded.baseDir, written: withPending }).filter((h) => notified.has(h.name) || pending?.names.includes(h.name));
-  if (pending && hooks.some((h) => !notified.has(h.name))) logger.warn('hooks_pending', { hooks: hooks.filter((h) => !notified.has(h.name)).map((h) => h.name), since: pending.since });
-  if (!apply) {
-    report.hooks = hooks.map((h) => ({ name: h.name, order: h.order, phase: 'apply' as const, status: 'would_run' as const }));
-  } else if (hooks.length) {
-    const { runHooks } = await import('../hooks/run-hooks.js');
-    const applied = await runHooks({ hooks, phase: 'apply', env: opts.env, logger });
-    report.hooks.push(...applied.reports);
-    const notDone = applied.reports.filter((r) => r.status !== 'ok').map((r) => r.name);
-    if (notDone.length && applied.failed?.onFailure !== 'rollback') {
-      store.putPendingHooks({ names: notDone, written: [...withPending.entries()], since: pending?.since ?? opts.now().toISOString() });
-    } else {
-      store.clearPendingHooks();
-    }
-    if (applied.failed) {
-      report.ok = false;
-      if (applied.failed.onFailure === 'rollback') {
-        const written = groups.filter((g) => results.get(g.id) === 'written');
-        await rollBack({ groups: written, disk, journalDir, atomicDirs, pause: opts.pause, logger });
-        for (const g of written) {
-          results.set(g.id, 'rolled_back');
-          groupProblems.set(g.id, [`rolled back: hook "${applied.failed.name}" failed`]);
-        }
-        // Quarantine what was issued for the rolled-back groups, and put the previous issuance back.
-        const rolled = new Set(written.flatMap((g) => g.outputs.map((o) => o.destination)));
-        for (const [slot, { record, previous }] of issuedNow) {
-          if (!record.destinations.some((d) => rolled.has(d))) continue;
-          store.putQuarantine(slot, { requestHash: record.requestHash, serial: record.serial, at: opts.now().toISOString(), reason: `hook "${applied.failed.name}" failed` });
-          if (previous) store.put(previous);
-          else store.remove(slot);
-          logger.error('issuance_quarantined', { path: record.path, destinations: record.destinations, serial: record.serial });
-        }
-        const again = await runHooks({ hooks, phase: 'rollback', env: opts.env, logger });
-        report.hooks.push(...again.reports);
-      }
-    }
-  }
-
-  if (apply && hooks.length === 0 && pending) store.clearPendingHooks();
 
   // -- report
   for (const g of groups) {
@@ -803,50 +756,4 @@ async function checkRenderedFile(opts: { text: string; anchors: string[]; now: D
   // With no anchor known (a file fed by nothing from a PKI mount), only parsing is checked.
   const problems = opts.anchors.length ? r.result.problems : r.result.problems.filter((p) => !['chain_incomplete', 'untrusted_anchor'].includes(p.rule));
   return problems.length ? problems.map((p) => `${p.rule}: ${p.message}`).join('; ') : undefined;
-}
-
-/**
- * Put the files of the given groups back as they were before this cycle, from the
- * snapshot taken at its start: changed files through the same journaled swap, files
- * the cycle created removed.
- */
-async function rollBack(opts: {
-  groups: PlannedGroup[];
-  disk: Map<string, OnDisk>;
-  journalDir: string;
-  atomicDirs: Map<string, unknown>;
-  pause?: (p: string) => Promise<void>;
-  logger: Logger;
-}): Promise<void> {
-  const { swapGroup, swapAtomicDir } = await import('../fs/swap-group.js');
-  const { rm } = await import('node:fs/promises');
-  const byAtomicDir = new Map<string, { name: string; content: Buffer; mode: number; uid?: number; gid?: number }[]>();
-  for (const g of opts.groups) {
-    const changed = g.outputs.filter((o) => o.change !== 'none');
-    const restore = changed.filter((o) => opts.disk.get(o.destination)?.exists);
-    const created = changed.filter((o) => !opts.disk.get(o.destination)?.exists);
-    const plain = restore.filter((o) => !opts.atomicDirs.has(dirname(o.destination)));
-    for (const o of restore.filter((o) => opts.atomicDirs.has(dirname(o.destination)))) {
-      const before = opts.disk.get(o.destination)!;
-      const list = byAtomicDir.get(dirname(o.destination)) ?? [];
-      list.push({ name: o.destination.slice(dirname(o.destination).length + 1), content: before.content!, mode: before.mode!, uid: before.uid, gid: before.gid });
-      byAtomicDir.set(dirname(o.destination), list);
-    }
-    if (plain.length) {
-      await swapGroup({
-        groupId: `${g.id}.rollback`,
-        journalDir: opts.journalDir,
-        pause: opts.pause,
-        files: plain.map((o) => {
-          const before = opts.disk.get(o.destination)!;
-          return { path: o.destination, content: before.content!, mode: before.mode!, uid: before.uid, gid: before.gid, backup: false, createDirs: false };
-        }),
-      });
-    }
-    for (const o of created) await rm(o.destination, { force: true });
-    opts.logger.warn('group_restored', { group: g.id, restored: restore.map((o) => o.destination), removed: created.map((o) => o.destination) });
-  }
-  for (const [dir, files] of byAtomicDir) {
-    await swapAtomicDir({ dir, files, keep: 1, journalDir: opts.journalDir, pause: opts.pause });
-  }
 }
