@@ -22,7 +22,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +43,8 @@ const MAX_CONCURRENCY = 4; // certrender's default max_concurrency
 const RUN_TIMEOUT_MS = 120_000;
 const BEGIN = '<!-- bench/run.ts: begin -->';
 const END = '<!-- bench/run.ts: end -->';
+const IDLE_BEGIN = '<!-- bench/run.ts idle: begin -->';
+const IDLE_END = '<!-- bench/run.ts idle: end -->';
 
 type Tool = 'certrender' | 'certrender (Go)' | 'bao agent';
 
@@ -74,8 +76,11 @@ interface Inventory {
 const services = Array.from({ length: SERVICES }, (_, k) => k + 1);
 const issueArgs = (i: number) => [`pki/issue/server`, `common_name=svc-${i}.example`, `ttl=72h`];
 
-/** One tool's inventory (templates, config, token file) against `addr`, in a fresh temp dir. */
-async function writeInventory(opts: { tool: Tool; addr: string; token: string; bao: string }): Promise<Inventory> {
+/**
+ * One tool's inventory (templates, config, token file) against `addr`, in a fresh temp dir.
+ * `daemon`: certrender `run` / an agent without exit_after_auth, reads refreshed hourly.
+ */
+async function writeInventory(opts: { tool: Tool; addr: string; token: string; bao: string; daemon?: boolean }): Promise<Inventory> {
   const dir = await makeTempDir({ certrender: 'bench-certrender', 'certrender (Go)': 'bench-certrender-go', 'bao agent': 'bench-agent' }[opts.tool]);
   mkdirSync(join(dir, 'tpl'));
   const tokenFile = join(dir, 'token');
@@ -96,14 +101,15 @@ async function writeInventory(opts: { tool: Tool; addr: string; token: string; b
       blocks.push(`template {\n  source      = ${q(source)}\n  destination = ${q(join(dir, `out/svc-${i}.${kind}`))}\n}\n`);
     }
   }
+  const hourly = opts.daemon ? `static_secret_render_interval = "1h"\n` : '';
   const config = {
-    certrender: `state_dir = ${q(join(dir, 'state'))}\n\nvault {\n  address    = ${q(opts.addr)}\n  token_file = ${q(tokenFile)}\n}\n\n`,
+    certrender: `state_dir = ${q(join(dir, 'state'))}\n${hourly}\nvault {\n  address    = ${q(opts.addr)}\n  token_file = ${q(tokenFile)}\n}\n\n`,
     'certrender (Go)': `vault {\n  address                = ${q(opts.addr)}\n  vault_agent_token_file = ${q(tokenFile)}\n}\n\n`,
-    'bao agent': `vault {\n  address = ${q(opts.addr)}\n}\n\nauto_auth {\n  method "token_file" {\n    config = {\n      token_file_path = ${q(tokenFile)}\n    }\n  }\n}\n\nexit_after_auth = true\n\ntemplate_config {\n  exit_on_retry_failure = true\n}\n\n`,
+    'bao agent': `vault {\n  address = ${q(opts.addr)}\n}\n\nauto_auth {\n  method "token_file" {\n    config = {\n      token_file_path = ${q(tokenFile)}\n    }\n  }\n}\n\n${opts.daemon ? '' : 'exit_after_auth = true\n\n'}template_config {\n  exit_on_retry_failure = true\n  ${hourly}}\n\n`,
   }[opts.tool];
   const file = join(dir, { certrender: 'certrender.hcl', 'certrender (Go)': 'consul-template.hcl', 'bao agent': 'agent.hcl' }[opts.tool]);
   writeFileSync(file, config + blocks.join('\n'));
-  if (opts.tool === 'certrender') return { dir, command: process.execPath, args: [CERTRENDER, 'once', '--config', file] };
+  if (opts.tool === 'certrender') return { dir, command: process.execPath, args: [CERTRENDER, opts.daemon ? 'run' : 'once', '--config', file] };
   if (opts.tool === 'certrender (Go)') {
     return { dir, command: process.execPath, args: [CERTRENDER, '-config', file, '-once'], env: { XDG_STATE_HOME: join(dir, 'xdg-state') } };
   }
@@ -260,13 +266,14 @@ interface ToolResult {
   outputs: [number, number];
 }
 
-async function main(): Promise<number> {
-  const record = process.argv.includes('--record');
+interface Section {
+  out: string;
+  checks: [string, boolean][];
+}
+
+/** One run and several second runs per tool, a profile of certrender's. */
+async function cycleSection(baoBin: string): Promise<Section> {
   if (!existsSync(GNU_TIME)) throw new Error(`${GNU_TIME} (GNU time) is needed for peak RSS: apt-get install time`);
-  const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: ['ignore', 2, 2] });
-  if (build.status !== 0) throw new Error('npm run build failed');
-  const baoBin = provisionBao();
-  const baoVersion = spawnSync(baoBin, ['version'], { encoding: 'utf8' }).stdout.trim().replace(/, committed .*/, '');
   const loadAtStart = loadavg()[0];
 
   const bao = await startOpenBao({ auditLog: true });
@@ -382,32 +389,250 @@ async function main(): Promise<number> {
     '',
     profileTable('certrender module', (p) => p.inclusive, 5),
   ].join('\n');
-  console.log(out);
+  return { out, checks };
+}
 
-  if (record) {
+/** Length of the idle window, sampled once a second. */
+const IDLE_WINDOW_S = 30;
+/** The window opens once the process used no CPU tick for this long, after its first cycle (certrender) or 30th file (agent). */
+const IDLE_SETTLE_MS = 2_000;
+/**
+ * And not before this long after that point: V8's memory reducer runs one full GC some
+ * seconds after start-up's allocations stop (seen at ~10 s); that is start-up, not idling.
+ */
+const IDLE_STARTUP_GC_MS = 20_000;
+/** certrender's default check_schedule (every 10 minutes, UTC): the window is kept clear of its ticks. */
+const CHECK_EVERY_MS = 10 * 60_000;
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+
+interface ProcSample {
+  rssKiB: number;
+  /** utime + stime of the whole process, clock ticks. */
+  cpuTicks: number;
+  /** Run time summed over the process's threads (/proc/<pid>/task/<tid>/schedstat), ns. */
+  runNs: number;
+  /** Voluntary context switches summed over threads: how often it went to sleep, i.e. woke up. */
+  wakeups: number;
+  threads: number;
+}
+
+function sampleProc(pid: number): ProcSample {
+  const rssKiB = Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // from field 3 (state)
+  const cpuTicks = Number(fields[11]) + Number(fields[12]); // fields 14 utime, 15 stime
+  let runNs = 0;
+  let wakeups = 0;
+  const tids = readdirSync(`/proc/${pid}/task`);
+  for (const tid of tids) {
+    try {
+      runNs += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      wakeups += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'))![1]);
+    } catch {
+      /* the thread exited between readdir and read */
+    }
+  }
+  return { rssKiB, cpuTicks, runNs, wakeups, threads: tids.length };
+}
+
+interface IdleRun {
+  command: string;
+  rssMeanKiB: number;
+  rssMaxKiB: number;
+  cpuMs: number;
+  runMs: number;
+  wakeups: number;
+  threads: number;
+  requests: Requests;
+  /** certrender cycles started during the window (cycle_started lines). */
+  cycles?: number;
+  /** [certs valid for their name and CA, keys matching their cert] when the window opened. */
+  outputs: [number, number];
+  exit: string;
+  exitCode: number | null;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Starts one daemon, waits until it has rendered everything, samples it over the window, stops it (SIGTERM). */
+async function idleRun(opts: { bao: OpenBao; inv: Inventory; tool: Tool; caPem: string; exe: string }): Promise<IdleRun> {
+  const { inv, tool } = opts;
+  // Spawned directly (no wrapper): child.pid is the node process running bin/certrender, or bao itself.
+  const child = spawn(inv.command, inv.args, { cwd: inv.dir, env: childEnv(inv.env), stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (c) => (stderr += c));
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('close', (code, signal) => resolve([code, signal])));
+  const count = (event: string) => stderr.split(`"event":"${event}"`).length - 1;
+  const outDir = join(inv.dir, 'out');
+  const rendered = () => existsSync(outDir) && readdirSync(outDir).filter((f) => /^svc-\d+\.(crt|key)$/.test(f)).length === SERVICES * 2;
+  const waitFor = async (what: string, ok: () => boolean) => {
+    for (const deadline = Date.now() + RUN_TIMEOUT_MS; !ok(); await sleep(100)) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${tool} exited while waiting for ${what}:\n${stderr.slice(-3000)}`);
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`${tool}: no ${what} after ${RUN_TIMEOUT_MS} ms:\n${stderr.slice(-3000)}`);
+      }
+    }
+  };
+  try {
+    if (tool === 'certrender') {
+      await waitFor('cycle_finished', () => count('cycle_finished') >= 1);
+      // Keep the window clear of a check_schedule tick: if one is near, let it pass and its cycle finish.
+      const toTick = CHECK_EVERY_MS - (Date.now() % CHECK_EVERY_MS);
+      if (toTick < IDLE_STARTUP_GC_MS + IDLE_SETTLE_MS + IDLE_WINDOW_S * 1000 + 2_000) {
+        await sleep(toTick);
+        await waitFor('the check_schedule cycle', () => count('cycle_finished') >= 2);
+      }
+    } else await waitFor(`${SERVICES * 2} files`, rendered);
+    // Start-up goes on past cycle_finished (node-cron, chokidar's watches, the memory reducer's GC):
+    // open the window once the process is quiet.
+    await sleep(IDLE_STARTUP_GC_MS);
+    for (let ticks = -1, now = sampleProc(child.pid!).cpuTicks; ticks !== now; now = sampleProc(child.pid!).cpuTicks) {
+      ticks = now;
+      await sleep(IDLE_SETTLE_MS);
+    }
+    const outputs = checkOutputs(inv.dir, opts.caPem);
+
+    const command = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    const exe = realpathSync(`/proc/${child.pid}/exe`);
+    if (exe !== realpathSync(opts.exe) || (tool === 'certrender' && command[1] !== CERTRENDER)) {
+      throw new Error(`${tool}: pid ${child.pid} is ${exe} ${command.join(' ')}, not the process to measure`);
+    }
+    const cyclesBefore = count('cycle_started');
+    const auditBefore = (await opts.bao.auditEntries()).length;
+    const start = Date.now();
+    const first = sampleProc(child.pid!);
+    const rss = [first.rssKiB];
+    let last = first;
+    for (let k = 1; k <= IDLE_WINDOW_S; k++) {
+      await sleep(start + k * 1000 - Date.now());
+      last = sampleProc(child.pid!);
+      rss.push(last.rssKiB);
+    }
+    const seconds = (Date.now() - start) / 1000; // ~IDLE_WINDOW_S; the last sample is taken here
+    const requests = classify((await opts.bao.auditEntries()).slice(auditBefore));
+    const cycles = tool === 'certrender' ? count('cycle_started') - cyclesBefore : undefined;
+
+    child.kill('SIGTERM');
+    const [code, signal] = await Promise.race([exited, sleep(30_000).then(() => [null, null] as [null, null])]);
+    if (code === null && signal === null) child.kill('SIGKILL');
+    return {
+      command: [exe.replace(ROOT, ''), ...command.slice(1).map((a) => a.replace(ROOT, '').replace(inv.dir + '/', ''))].join(' '),
+      rssMeanKiB: rss.reduce((a, b) => a + b, 0) / rss.length,
+      rssMaxKiB: Math.max(...rss),
+      cpuMs: (((last.cpuTicks - first.cpuTicks) / CLK_TCK) * 1000 * IDLE_WINDOW_S) / seconds,
+      runMs: ((last.runNs - first.runNs) / 1e6) * (IDLE_WINDOW_S / seconds),
+      wakeups: last.wakeups - first.wakeups,
+      threads: last.threads,
+      requests,
+      cycles,
+      outputs,
+      exit: code !== null ? `exit ${code}` : signal ? `signal ${signal}` : 'still running after 30 s (SIGKILL)',
+      exitCode: code,
+    };
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+}
+
+/** certrender `run` and `bao agent`, one after the other, idle after rendering the same 30 files. */
+async function idleSection(baoBin: string): Promise<Section> {
+  const bao = await startOpenBao({ auditLog: true });
+  const { caPem } = await setupPki(bao);
+  const runs = new Map<Tool, IdleRun>();
+  try {
+    for (const [tool, exe] of [['certrender', process.execPath], ['bao agent', baoBin]] as [Tool, string][]) {
+      const inv = await writeInventory({ tool, addr: bao.addr, token: bao.token, bao: baoBin, daemon: true });
+      runs.set(tool, await idleRun({ bao, inv, tool, caPem, exe }));
+    }
+  } finally {
+    await bao.stop();
+  }
+  const c = runs.get('certrender')!;
+  const a = runs.get('bao agent')!;
+  const pct = (r: IdleRun) => (100 * r.cpuMs) / (IDLE_WINDOW_S * 1000);
+  const vault = (r: Requests) => r.issue + r.otherWrites + r.reads;
+  const ratio = (x: number, y: number) => (y > 0 ? `${(x / y).toFixed(2)}x` : x > 0 ? 'inf' : 'n/a (both 0)');
+  const rows = [...runs].map(([tool, r]) => [
+    tool,
+    r.command,
+    fmt(mb(r.rssMeanKiB), 1),
+    fmt(mb(r.rssMaxKiB), 1),
+    fmt(r.cpuMs),
+    fmt(pct(r), 3),
+    fmt(r.runMs, 1),
+    r.wakeups,
+    r.threads,
+    vault(r.requests),
+    r.exit,
+  ]);
+  const checks: [string, boolean][] = [
+    [`certrender renders ${SERVICES} certs valid for their name and CA, keys matching, before idling (${c.outputs[0]} certs, ${c.outputs[1]} pairs)`, c.outputs.every((n) => n === SERVICES)],
+    [`certrender idle RSS <= bao agent's (mean ${fmt(mb(c.rssMeanKiB), 1)} MB vs ${fmt(mb(a.rssMeanKiB), 1)} MB)`, c.rssMeanKiB <= a.rssMeanKiB],
+    [`certrender idle CPU < 0.1% of one core (${fmt(pct(c), 3)}%: ${fmt(c.cpuMs)} ms in ${IDLE_WINDOW_S} s)`, pct(c) < 0.1],
+    [`certrender makes 0 Vault requests while idle (${vault(c.requests)}; cycles started in the window: ${c.cycles})`, vault(c.requests) === 0],
+    [`certrender exits 0 on SIGTERM (${c.exit})`, c.exitCode === 0],
+  ];
+  const agentPaths = a.requests.otherPaths.length || a.requests.issue ? ` (${[a.requests.issue ? `${a.requests.issue}x pki/issue` : '', ...a.requests.otherPaths].filter(Boolean).join(', ')})` : '';
+  const out = [
+    `Idle footprint: ${SERVICES * 2} files from ${SERVICES} issuances (certificates ttl 72h), each tool as a daemon after it has rendered them, one tool at a time`,
+    `against a fresh OpenBao dev server: \`certrender run\` (native config, static_secret_render_interval = "1h", default check_schedule, the window kept`,
+    `clear of its ticks) and \`bao agent\` (no exit_after_auth, template_config static_secret_render_interval = "1h"). The window opens ${IDLE_STARTUP_GC_MS / 1000} s, then no CPU`,
+    `for ${IDLE_SETTLE_MS / 1000} s, after certrender's first cycle_finished / the agent's ${SERVICES * 2}th file, and lasts ${IDLE_WINDOW_S} s (IDLE_WINDOW_S). Measured on the pid spawned (node running`,
+    `bin/certrender; bao): RSS = VmRSS every second; CPU = utime+stime (/proc/<pid>/stat, ${1000 / CLK_TCK} ms ticks) over the window, % of one core;`,
+    `run ms = schedstat run time summed over threads (ns resolution); wakeups = voluntary context switches summed over threads; Vault requests: audit log.`,
+    '',
+    table(['tool', 'process', 'RSS mean MB', 'RSS max MB', 'CPU ms', 'CPU % core', 'run ms', 'wakeups', 'threads', 'Vault requests', 'on SIGTERM'], rows),
+    '',
+    `certrender / bao agent: RSS mean ${ratio(c.rssMeanKiB, a.rssMeanKiB)}, max ${ratio(c.rssMaxKiB, a.rssMaxKiB)}; CPU ${ratio(c.cpuMs, a.cpuMs)} (run time ${ratio(c.runMs, a.runMs)}); wakeups ${ratio(c.wakeups, a.wakeups)}.`,
+    `bao agent: ${vault(a.requests)} Vault requests in the window${agentPaths}; ${a.outputs[0]}/${SERVICES} certs valid, ${a.outputs[1]}/${SERVICES} keys match their cert.`,
+    '',
+    ...checks.map(([what, ok]) => `${ok ? 'PASS' : 'FAIL'} ${what}`),
+  ].join('\n');
+  return { out, checks };
+}
+
+const SECTIONS = { cycle: { title: 'Render cycle', run: cycleSection, markers: [BEGIN, END] }, idle: { title: 'Idle daemon', run: idleSection, markers: [IDLE_BEGIN, IDLE_END] } };
+
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  const record = args.includes('--record');
+  const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+  if (only !== undefined && !(only in SECTIONS)) throw new Error(`--only takes one of: ${Object.keys(SECTIONS).join(', ')}`);
+  const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: ['ignore', 2, 2] });
+  if (build.status !== 0) throw new Error('npm run build failed');
+  const baoBin = provisionBao();
+  const baoVersion = spawnSync(baoBin, ['version'], { encoding: 'utf8' }).stdout.trim().replace(/, committed .*/, '');
+
+  let ok = true;
+  for (const [name, s] of Object.entries(SECTIONS).filter(([name]) => !only || name === only)) {
+    const { out, checks } = await s.run(baoBin);
+    ok &&= checks.every(([, pass]) => pass);
+    console.log(`\n== ${s.title} ==\n\n${out}`);
+    if (!record) continue;
+    const [begin, end] = s.markers;
     const section = [
-      BEGIN,
-      `## ${new Date().toISOString().slice(0, 10)}`,
+      begin,
+      `## ${s.title}, ${new Date().toISOString().slice(0, 10)}`,
       '',
       `Machine: ${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? '?'}), ${fmt(totalmem() / 2 ** 30, 1)} GiB memory, node ${process.version}, ${baoVersion}.`,
       '',
-      'Command: `npm run bench -- --record`',
+      `Command: \`npm run bench -- --record\`${name === 'idle' ? ' (this section alone: `npm run bench -- --only idle --record`)' : ''}`,
       '',
       '```',
       out,
       '```',
-      END,
+      end,
     ].join('\n');
     const prev = existsSync(RESULTS)
       ? readFileSync(RESULTS, 'utf8')
-      : '# certrender benchmark results\n\nWritten by `npm run bench -- --record` (bench/run.ts); each recording replaces the section below.\n';
-    const at = prev.indexOf(BEGIN);
-    const end = prev.indexOf(END);
-    const next = at >= 0 && end > at ? prev.slice(0, at) + section + prev.slice(end + END.length) : `${prev.trimEnd()}\n\n${section}\n`;
-    writeFileSync(RESULTS, next);
+      : '# certrender benchmark results\n\nWritten by `npm run bench -- --record` (bench/run.ts); each recording replaces the sections below.\n';
+    const at = prev.indexOf(begin);
+    const stop = prev.indexOf(end);
+    writeFileSync(RESULTS, at >= 0 && stop > at ? prev.slice(0, at) + section + prev.slice(stop + end.length) : `${prev.trimEnd()}\n\n${section}\n`);
     console.log(`\nrecorded in ${RESULTS}`);
   }
-  return checks.every(([, ok]) => ok) ? 0 : 1;
+  return ok ? 0 : 1;
 }
 
 process.exitCode = await main();
