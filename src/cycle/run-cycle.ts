@@ -245,7 +245,9 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
     let p = pinning.get(mount);
     if (!p) {
       p = (async () => {
-        const r = await (await getBackend()).read(`${mount}/cert/ca`);
+        // A template that renders the CA made this very read already: reuse its answer.
+        const path = `${mount}/cert/ca`;
+        const r = responses.get(callId({ kind: 'read', path, params: {} })) ?? (await (await getBackend()).read(path));
         const pem = String(r.data?.certificate ?? '');
         if (publicKeyFingerprints(pem).length === 0) {
           throw new CertrenderError('CR_VAULT_RESPONSE', `${mount}/cert/ca returned no CA certificate to pin`, {
@@ -398,6 +400,8 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
       report.issuances.push({ ...base, action: 'would_issue', reason: decision.reason });
       return;
     }
+    // The validator (and @peculiar/x509 under it) loads while Vault issues.
+    const validator = import('../pki/validate.js');
     const anchors = await ensureAnchor(mount);
     const b = await getBackend();
     // sharedKeyCert: the CSR of the active shared key the call was made with, and that key to validate against.
@@ -413,7 +417,7 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
       throw new CertrenderError('CR_VAULT_RESPONSE', `${call.path} answered without data.certificate`, { context: { path: call.path } });
     }
     const chain = [...(Array.isArray(d.ca_chain) ? d.ca_chain : d.ca_chain ? [d.ca_chain] : []), ...(d.issuing_ca ? [d.issuing_ca] : [])].map(String);
-    const { validateIssuance } = await import('../pki/validate.js');
+    const { validateIssuance } = await validator;
     const result = validateIssuance({
       certificate: d.certificate,
       privateKey: shared?.privatePem ?? (typeof d.private_key === 'string' ? d.private_key : undefined),
