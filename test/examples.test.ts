@@ -31,6 +31,31 @@ for (const name of examples) {
   });
 }
 
+test('examples/shared-keys: rotate-shared-key stages a pending key (public file holds both), --activate switches', async () => {
+  const dir = await makeTempDir('cr-example-rotate');
+  cpSync(join(ROOT, 'examples/shared-keys'), join(dir, 'examples/shared-keys'), { recursive: true, filter: (src) => !/\/(out|state)(\/|$)/.test(src) });
+  const config = ['--config', 'examples/shared-keys/certrender.hcl'];
+  const once = () => runCli(['once', ...config], { cwd: dir, bin: 'dist' });
+  const pub = () => readFileSync(join(dir, 'examples/shared-keys/out/sa.pub'), 'utf8').match(/BEGIN PUBLIC KEY/g)!.length;
+  const key = () => readFileSync(join(dir, 'examples/shared-keys/out/sa.key'), 'utf8');
+  assert.is((await once()).code, 0);
+  const before = key();
+  const staged = await runCli(['rotate-shared-key', 'service-account', ...config], { cwd: dir, bin: 'dist' });
+  assert.is(staged.code, 0, staged.stderr);
+  assert.match(staged.stdout, /pending key .* added/);
+  assert.is((await once()).code, 0);
+  assert.is(pub(), 2, 'both public keys trusted');
+  assert.is(key(), before, 'still signing with the active key');
+  const activated = await runCli(['rotate-shared-key', 'service-account', '--activate', ...config], { cwd: dir, bin: 'dist' });
+  assert.is(activated.code, 0, activated.stderr);
+  assert.is((await once()).code, 0);
+  assert.is(pub(), 1);
+  assert.is.not(key(), before, 'the new key is active');
+  const unknown = await runCli(['rotate-shared-key', 'nope', ...config], { cwd: dir, bin: 'dist' });
+  assert.is.not(unknown.code, 0);
+  assert.match(unknown.stderr, /no shared_key "nope"/);
+});
+
 test('examples/systemd/certrender.service: Type=notify with NotifyAccess=all, runs the daemon, reloads with SIGHUP', () => {
   const unit = readFileSync(join(ROOT, 'examples/systemd/certrender.service'), 'utf8');
   assert.match(unit, /^Type=notify$/m);
