@@ -183,6 +183,43 @@ test('a deleted key file is restored byte-identical without a new issuance; SIGT
   assert.not.ok(existsSync(join(dir, 'state/certrender.lock')), 'lock released');
 });
 
+test('SIGTERM while a hook runs: the hook finishes, then exit 0; a second signal exits at once', async () => {
+  const config = (seconds: number) => `state_dir = "state"
+local_ca {}
+hook "slow" {
+  command = ["sleep", "${seconds}"]
+  order   = 1
+  timeout = "60s"
+}
+template {
+  contents    = "x"
+  destination = "out/x.txt"
+  notify      = ["slow"]
+}
+`;
+  const graceful = await makeTempDir('cr-run');
+  await writeTree(graceful, { 'certrender.hcl': config(2) });
+  const g = run(graceful);
+  await g.waitFor((e) => e.event === 'hook_started', 20_000);
+  g.child.kill('SIGTERM');
+  const end = await g.done;
+  assert.is(end.code, 0);
+  const order = g.events().map((e) => e.event).filter((e) => ['daemon_stopping', 'hook_finished', 'daemon_stopped'].includes(e));
+  assert.equal(order, ['daemon_stopping', 'hook_finished', 'daemon_stopped'], 'the hook in flight completed before the stop');
+
+  const impatient = await makeTempDir('cr-run');
+  await writeTree(impatient, { 'certrender.hcl': config(8) });
+  const i = run(impatient);
+  await i.waitFor((e) => e.event === 'hook_started', 20_000);
+  i.child.kill('SIGTERM');
+  await i.waitFor((e) => e.event === 'daemon_stopping', 10_000);
+  i.child.kill('SIGTERM');
+  const fast = await i.done;
+  assert.is(fast.code, 130, 'the second signal exits at once');
+  assert.ok(i.events().some((e) => e.event === 'daemon_exit_now'));
+  assert.not.ok(existsSync(join(impatient, 'state/certrender.lock')), 'the lock is released even then');
+});
+
 test('a second daemon on the same state directory exits with the lock message', async () => {
   const dir = await makeTempDir('cr-run');
   await writeTree(dir, { 'certrender.hcl': `state_dir = "state"\ntemplate {\n  contents = "x"\n  destination = "out/x.txt"\n}\n` });
