@@ -156,7 +156,7 @@ async function legacyDispatch(legacy: LegacyInvocation, logger: Logger): Promise
   const flags = Object.keys(legacy.overlay);
   if (flags.length) {
     throw new CertrenderError('CR_USAGE', `the daemon reads its settings from config files only; these flags need -once: ${flags.join(', ')}`, {
-      hint: 'add -once (run certrender from a timer), or move the settings into the config file',
+      hint: 'add -once, or move the settings into the config file',
     });
   }
   return dispatch('run', legacy.args, logger);

@@ -44,13 +44,13 @@ function block(v: unknown, at: PathSeg[]): { body: Obj; at: PathSeg[] } | undefi
   return undefined;
 }
 
-const DAEMON = 'certrender renders once per invocation (run it from a timer), so this has no effect';
+const NO_WAIT = 'certrender renders as soon as its data is fetched: it has no quiescence timer';
 const LOGS = 'certrender logs JSON lines to stderr; route them with the service manager';
 
 /** Top-level keys accepted with a warning. */
 const WARN_TOP: Record<string, string> = {
-  wait: `${DAEMON} (no quiescence timer)`,
-  reload_signal: `${DAEMON} (no reload)`,
+  wait: NO_WAIT,
+  reload_signal: 'certrender run reloads on SIGHUP, always',
   kill_signal: 'certrender stops gracefully on SIGTERM and SIGINT',
   max_stale: 'a Consul setting: certrender reads no Consul',
   block_query_wait: 'a Consul setting: certrender reads no Consul',
@@ -213,7 +213,7 @@ function mapVault(input: Obj, s: Sink): Obj {
     delete v.transport;
   }
   if ('vault_agent_token_file' in v) s.touch();
-  if (v.renew_token === true) s.warn('vault.renew_token', at('renew_token'), `accepted: ${DAEMON} (the token is not renewed)`);
+  if (v.renew_token === true) s.warn('vault.renew_token', at('renew_token'), 'accepted: a given token is not renewed by certrender (a token file is re-read before every request; a login token is replaced before it expires)');
   if ('unwrap_token' in v) {
     if (v.unwrap_token === true) {
       s.refuse('vault.unwrap_token', at('unwrap_token'), 'a wrapped token can be unwrapped only once and certrender runs once per invocation: deliver an unwrapped token (vault_agent_token_file) or use auto_auth with approle');
@@ -332,7 +332,7 @@ function mapTemplate(input: Obj, i: number, s: Sink): Obj {
   const at = (k: string): PathSeg[] => ['template', i, k];
   const name = (k: string) => `template.${i}.${k}`;
   if ('wait' in t) {
-    s.warn(name('wait'), at('wait'), `accepted and ignored: ${DAEMON} (no quiescence timer)`);
+    s.warn(name('wait'), at('wait'), `accepted and ignored: ${NO_WAIT}`);
     delete t.wait;
   }
   if ('error_fatal' in t) {
