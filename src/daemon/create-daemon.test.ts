@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDaemon, MAX_TIMER_MS, planWake, type Clock, type Daemon } from './create-daemon.js';
@@ -141,10 +141,12 @@ test('check_schedule ticks re-check disk and state: a deleted file comes back wi
     await d.start();
     assert.equal(ticks.map((t) => t.cron), ['*/5 * * * *']);
     const cert = readFileSync(join(dir, 'out/c.pem'));
+    const first = d.lastReport();
     rmSync(join(dir, 'out/c.pem'));
     f.set(new Date('2026-12-01T12:05:00Z'));
     ticks[0].tick();
-    for (let i = 0; i < 200 && !existsSync(join(dir, 'out/c.pem')); i++) await new Promise((r) => setTimeout(r, 10));
+    // The file is back before the cycle's report is: wait for the report.
+    for (let i = 0; i < 500 && d.lastReport() === first; i++) await new Promise((r) => setTimeout(r, 10));
     assert.ok(readFileSync(join(dir, 'out/c.pem')).equals(cert), 'restored byte-identical');
     assert.equal(d.lastReport()!.issuances.map((i) => i.action), ['reuse']);
     await d.stop();
