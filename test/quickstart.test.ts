@@ -29,10 +29,29 @@ test('npx certrender once --config examples/quickstart/certrender.hcl writes a C
     modulus(['x509', '-in', join(out, 'server.pem'), '-noout', '-pubkey']),
     'the key belongs to the certificate',
   );
+  const firstCert = readFileSync(join(out, 'server.pem'), 'utf8');
   const second = await runCli(['once', '--config', 'examples/quickstart/certrender.hcl'], { cwd: dir, bin: 'dist' });
   assert.is(second.code, 0);
   assert.match(second.stdout, /nothing to do/);
-  assert.is(readFileSync(join(out, 'server.pem'), 'utf8'), readFileSync(join(out, 'server.pem'), 'utf8'));
+  assert.is(readFileSync(join(out, 'server.pem'), 'utf8'), firstCert, 'the second run rewrote nothing');
+
+  // status: a table for people, JSON for machines, both from the files on disk and the stored renewal point
+  const table = await runCli(['status', '--config', 'examples/quickstart/certrender.hcl'], { cwd: dir, bin: 'dist' });
+  assert.is(table.code, 0, table.stderr);
+  assert.match(table.stdout, /^DESTINATION\s+KIND\s+SUBJECT\s+ISSUER\s+NOT AFTER\s+RESIDUAL\s+RENEW AT\s+STATE/);
+  assert.match(table.stdout, /server\.pem\s+certificate\s+localhost\s+certrender quickstart CA\s+\S+ \S+\s+2d2\dh\s+\S+ \S+\s+ok/);
+  const rows = JSON.parse((await runCli(['status', '--json', '--config', 'examples/quickstart/certrender.hcl'], { cwd: dir, bin: 'dist' })).stdout);
+  assert.equal(rows.map((r: { kind: string; state: string }) => [r.kind, r.state]), [['ca_bundle', 'ok'], ['certificate', 'ok'], ['private_key', 'n/a']]);
+  const server = rows[1];
+  assert.is(server.notAfter, new Date(new (await import('node:crypto')).X509Certificate(firstCert).validTo).toISOString());
+  assert.ok(Date.parse(server.renewAt) < Date.parse(server.notAfter), 'renewal point before expiry');
+
+  // plan --contents (consul-template's -dry): contents of files needing no issuance, private keys redacted
+  const dry = await runCli(['plan', '--contents', '--config', 'examples/quickstart/certrender.hcl'], { cwd: dir, bin: 'dist' });
+  assert.is(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, /> .*server-key\.pem\n\[REDACTED PRIVATE KEY\]/);
+  assert.ok(dry.stdout.includes(firstCert.trim()), 'the certificate is printed');
+  assert.not.ok(dry.stdout.includes(readFileSync(join(out, 'server-key.pem'), 'utf8').split('\n')[1]), 'no key material');
 });
 
 test('consul-template flags: -config ... -once and -dry', async () => {
