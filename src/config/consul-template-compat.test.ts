@@ -1,27 +1,14 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
+import { scratchDir } from '../../test/helpers/scratch-dir.js';
 import * as assert from 'uvu/assert';
 import { CertrenderError } from '../errors.js';
 import { type ConfigProblem, COMMAND_LINE, loadConfig } from './load-config.js';
 
-let dir = '';
-test.before.each(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'certrender-ct-'));
-});
-test.after.each(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function write(name: string, text: string): Promise<string> {
-  const file = join(dir, name);
-  await mkdir(dirname(file), { recursive: true });
-  await writeFile(file, text);
-  return file;
-}
-const load = (paths: string[], overlay?: Record<string, unknown>) => loadConfig({ paths, cwd: dir, env: {}, overlay });
+const scratch = scratchDir(test, 'certrender-ct');
+const write = scratch.write;
+const load = (paths: string[], overlay?: Record<string, unknown>) => loadConfig({ paths, cwd: scratch.path(), env: {}, overlay });
 async function refused(p: Promise<unknown>): Promise<ConfigProblem[]> {
   try {
     await p;
@@ -165,7 +152,7 @@ test('a directory is walked recursively in lexical order', async () => {
   await write('d/20-b.hcl', 'template {\n  source = "2"\n  destination = "2.pem"\n}\nlog_level = "warn"\n');
   await write('d/10-a.hcl', 'template {\n  source = "1"\n  destination = "1.pem"\n}\nlog_level = "info"\n');
   await write('d/30/x.json', '{ "template": [{ "source": "3", "destination": "3.pem" }] }');
-  const { config, files } = await load([join(dir, 'd')]);
+  const { config, files } = await load([join(scratch.path(), 'd')]);
   assert.equal(config.template.map((t) => t.source), ['1', '2', '3']);
   assert.is(config.log_level, 'warn');
   assert.is(files.length, 3);

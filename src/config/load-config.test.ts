@@ -1,28 +1,14 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'uvu';
+import { scratchDir } from '../../test/helpers/scratch-dir.js';
 import * as assert from 'uvu/assert';
 import { CertrenderError } from '../errors.js';
 import { type ConfigProblem, loadConfig, parseConfigText } from './load-config.js';
 
-let dir = '';
+const scratch = scratchDir(test, 'certrender-config');
+const write = scratch.write;
 
-test.before.each(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'certrender-config-'));
-});
-test.after.each(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function write(name: string, text: string): Promise<string> {
-  const file = join(dir, name);
-  await mkdir(dirname(file), { recursive: true });
-  await writeFile(file, text);
-  return file;
-}
-
-const load = (paths: string[], env: NodeJS.ProcessEnv = {}) => loadConfig({ paths, cwd: dir, env });
+const load = (paths: string[], env: NodeJS.ProcessEnv = {}) => loadConfig({ paths, cwd: scratch.path(), env });
 
 async function rejects(p: Promise<unknown>): Promise<CertrenderError> {
   try {
@@ -85,8 +71,8 @@ test('HCL and JSON of the same config give the same object', async () => {
   assert.is(hcl.config.vault?.retry?.backoff, 1000);
   assert.equal(hcl.config.atomic_dir, [{ path: '/srv/tls', keep: 2 }]);
   assert.is(hcl.config.template.length, 2);
-  assert.equal(hcl.files, [join(dir, 'a.hcl')]);
-  assert.is(hcl.baseDir, dir);
+  assert.equal(hcl.files, [join(scratch.path(), 'a.hcl')]);
+  assert.is(hcl.baseDir, scratch.path());
   assert.equal(hcl.warnings, []);
 });
 
@@ -155,7 +141,7 @@ test('a directory is walked recursively in lexical order', async () => {
   await write('conf.d/10-a/x.hcl', 'log_level = "debug"\ntemplate {\n source = "a"\n destination = "a"\n}\n');
   await write('conf.d/30-c.json', '{"log_level": "error"}');
   const { config, files } = await load(['conf.d']);
-  assert.equal(files, ['conf.d/10-a/x.hcl', 'conf.d/20-b.hcl', 'conf.d/30-c.json'].map((f) => join(dir, f)));
+  assert.equal(files, ['conf.d/10-a/x.hcl', 'conf.d/20-b.hcl', 'conf.d/30-c.json'].map((f) => join(scratch.path(), f)));
   assert.is(config.log_level, 'error');
   assert.equal(
     config.template.map((t) => t.destination),
@@ -166,7 +152,7 @@ test('a directory is walked recursively in lexical order', async () => {
 test('a missing path is CR_CONFIG_READ naming it', async () => {
   const e = await rejects(load(['nope.hcl']));
   assert.is(e.code, 'CR_CONFIG_READ');
-  assert.is(e.context?.file, join(dir, 'nope.hcl'));
+  assert.is(e.context?.file, join(scratch.path(), 'nope.hcl'));
 });
 
 test('a syntax error reports file and line', async () => {
