@@ -1,16 +1,9 @@
-import 'reflect-metadata';
 import { createHash, createPublicKey, X509Certificate as NodeCertificate } from 'node:crypto';
-import {
-  BasicConstraintsExtension,
-  KeyUsageFlags,
-  KeyUsagesExtension,
-  SubjectAlternativeNameExtension,
-  X509Certificate,
-} from '@peculiar/x509';
 import { CertrenderError } from '../errors.js';
 import { parsePrivateKey, PRIVATE_KEY_LABELS } from './keys.js';
 import { parsePemBlocks, type PemBlock } from './pem.js';
 import type { Problem } from './problem.js';
+import { x509Facts } from './x509-facts.js';
 
 export interface LeafInfo {
   subject: string;
@@ -83,9 +76,9 @@ function canonicalIp(ip: string): string {
 }
 
 /**
- * Parsing through @peculiar/x509 (asn1js) costs milliseconds per certificate, and one
- * cycle sees the same CA and leaves many times (each issuance, then each rendered file).
- * The result depends on the PEM alone, so it is memoised (bounded, oldest out first).
+ * One cycle sees the same CA and leaves many times (each issuance, then each rendered
+ * file), and verifying signatures is the costly part of validation: parsed certificates
+ * depend on the PEM alone, so they are memoised (bounded, oldest out first).
  */
 const parsed = new Map<string, Cert>();
 const PARSED_MAX = 512;
@@ -100,32 +93,29 @@ function parseCert(pem: string): Cert {
 }
 
 function parseCertUncached(pem: string): Cert {
-  const cert = new X509Certificate(pem);
   const node = new NodeCertificate(pem);
-  const bc = cert.getExtension(BasicConstraintsExtension);
-  const ku = cert.getExtension(KeyUsagesExtension);
-  const sans = cert.getExtension(SubjectAlternativeNameExtension)?.names.items ?? [];
+  const facts = x509Facts(node.raw);
   const spki = node.publicKey.export({ type: 'spki', format: 'der' });
   const info: LeafInfo = {
-    subject: cert.subject,
-    issuer: cert.issuer,
+    subject: facts.subject,
+    issuer: facts.issuer,
     serial: colonHex(node.serialNumber),
-    notBefore: cert.notBefore,
-    notAfter: cert.notAfter,
+    notBefore: facts.notBefore,
+    notAfter: facts.notAfter,
     fingerprint256: node.fingerprint256,
-    dnsNames: sans.filter((n) => n.type === 'dns').map((n) => n.value),
-    ipAddresses: sans.filter((n) => n.type === 'ip').map((n) => canonicalIp(n.value)),
-    isCa: bc?.ca ?? false,
+    dnsNames: facts.dnsNames,
+    ipAddresses: facts.ipAddresses.map(canonicalIp),
+    isCa: facts.ca,
     publicKeyFingerprint256: colonHex(createHash('sha256').update(spki).digest('hex'), true),
   };
   return {
     pem,
     info,
     node,
-    commonName: cert.subjectName.getField('CN')[0],
-    ca: info.isCa,
-    pathLength: bc?.pathLength,
-    keyCertSign: !ku || (ku.usages & KeyUsageFlags.keyCertSign) !== 0,
+    commonName: facts.commonName,
+    ca: facts.ca,
+    pathLength: facts.pathLength,
+    keyCertSign: facts.keyCertSign,
     name: `"${info.subject}" (serial ${info.serial})`,
   };
 }
