@@ -74,4 +74,28 @@ test('refused flags and keys exit 2 naming them', async () => {
   assert.match(key.stderr, /consul\.hcl:1: consul: Consul is not supported/);
 });
 
+test('function_denylist and sandbox_path are enforced by the binary: the denied and the escaping templates fail by name, the others render', async () => {
+  const dir = await workdir();
+  await mkdir(join(dir, 'jail'));
+  await writeFile(join(dir, 'jail', 'motd'), 'inside\n');
+  await writeFile(join(dir, 'secret.txt'), 'outside\n');
+  await writeFile(join(dir, 'env.tpl'), '{{ env "HOME" }}\n');
+  await writeFile(join(dir, 'in.tpl'), '{{ file "jail/motd" }}');
+  await writeFile(join(dir, 'out.tpl'), '{{ file "jail/../secret.txt" }}');
+  const tpl = (src: string, dst: string, extra: string) => `template {\n  source = "${src}"\n  destination = "out/${dst}"\n  ${extra}\n}\n`;
+  await writeFile(
+    join(dir, 'conf.d', 'ct.hcl'),
+    tpl('env.tpl', 'env.txt', 'function_denylist = ["env", "plugin"]') + tpl('in.tpl', 'in.txt', 'sandbox_path = "jail"') + tpl('out.tpl', 'out.txt', 'sandbox_path = "jail"') + tpl('cert.tpl', 'cert.pem', ''),
+  );
+  const r = await runCli(['-config', 'conf.d', '-vault-addr', ctx.bao!.addr, '-once'], { cwd: dir, env: { VAULT_TOKEN: ctx.bao!.token, CERTRENDER_STATE_DIR: join(dir, 'state') } });
+  assert.is.not(r.code, 0, 'a failed template fails the run');
+  // JSON log lines: the quotes come escaped.
+  assert.match(r.stderr, /function \\"env\\" is disabled by this template's function_denylist/);
+  assert.match(r.stderr, /secret\.txt\\" is outside of sandbox_path/);
+  assert.not.ok(existsSync(join(dir, 'out/env.txt')));
+  assert.not.ok(existsSync(join(dir, 'out/out.txt')));
+  assert.is(await readFile(join(dir, 'out/in.txt'), 'utf8'), 'inside\n');
+  assert.match(await readFile(join(dir, 'out/cert.pem'), 'utf8'), /BEGIN CERTIFICATE/);
+});
+
 test.run();

@@ -10,7 +10,7 @@
  * (`auto_auth.sink`), and `at`, the path into the file's parsed value that positions use
  * (with HCL1's block indices where this layer unwrapped a block).
  */
-import { REFUSED_FUNCTIONS } from '../template/function-names.js';
+import { denylistGap } from '../template/function-names.js';
 
 type Obj = Record<string, unknown>;
 type PathSeg = string | number;
@@ -89,9 +89,12 @@ export function mapConsulTemplate(input: Obj, opts: { consulTemplate?: boolean }
   const problems: CompatFinding[] = [];
   const moved: [PathSeg[], PathSeg[]][] = [];
   let touched = false;
+  const notice = (path: string, at: PathSeg[], message: string) => {
+    warnings.push({ path, at, message });
+  };
   const warn = (path: string, at: PathSeg[], message: string) => {
     touched = true;
-    warnings.push({ path, at, message });
+    notice(path, at, message);
   };
   const refuse = (path: string, at: PathSeg[], message: string) => {
     touched = true;
@@ -152,7 +155,7 @@ export function mapConsulTemplate(input: Obj, opts: { consulTemplate?: boolean }
     }
   }
 
-  const sink: Sink = { warn, refuse, move, touch };
+  const sink: Sink = { warn, notice, refuse, move, touch };
   if (isObj(raw.vault)) {
     const { lease_renewal_threshold, ...vault } = mapVault(raw.vault, sink);
     raw.vault = vault;
@@ -195,6 +198,8 @@ export function mapConsulTemplate(input: Obj, opts: { consulTemplate?: boolean }
 
 interface Sink {
   warn(path: string, at: PathSeg[], message: string): void;
+  /** A warning about a native key: it does not mark the file as consul-template's. */
+  notice(path: string, at: PathSeg[], message: string): void;
   refuse(path: string, at: PathSeg[], message: string): void;
   move(to: PathSeg[], from: PathSeg[]): void;
   /** The file used a consul-template key that needs no mapping. */
@@ -339,17 +344,26 @@ function mapTemplate(input: Obj, i: number, s: Sink): Obj {
     s.warn(name('error_fatal'), at('error_fatal'), 'accepted and ignored: a failing template never stops the others; its group is not written and the exit code is 1');
     delete t.error_fatal;
   }
-  if ('sandbox_path' in t) {
-    s.warn(name('sandbox_path'), at('sandbox_path'), 'accepted but NOT enforced: file and writeToFile may reach paths outside it');
-    delete t.sandbox_path;
-  }
+  // function_denylist and sandbox_path are native keys. A name that disables nothing is
+  // a warning, not an error: consul-template ignores it, and no template can call it.
   for (const k of ['function_denylist', 'function_blacklist']) {
-    if (!(k in t)) continue;
-    const names = Array.isArray(t[k]) ? (t[k] as unknown[]).map(String) : [String(t[k])];
-    const open = names.filter((n) => !Object.prototype.hasOwnProperty.call(REFUSED_FUNCTIONS, n));
-    if (open.length) s.warn(name(k), at(k), `accepted but NOT enforced for ${open.join(', ')} (certrender refuses Consul/Nomad functions and plugin in every template)`);
-    else s.touch(); // every name is refused in every template anyway
-    delete t[k];
+    if (!Array.isArray(t[k])) continue;
+    (t[k] as unknown[]).forEach((fn, j) => {
+      const gap = typeof fn === 'string' ? denylistGap(fn) : undefined;
+      if (gap) s.notice(`${name(k)}.${j}`, [...at(k), j], gap);
+    });
+  }
+  // consul-template's old name: appended to function_denylist, as its Finalize() does.
+  if ('function_blacklist' in t) {
+    const old = t.function_blacklist;
+    delete t.function_blacklist;
+    if (!('function_denylist' in t)) {
+      t.function_denylist = old;
+      s.move(['template', i, 'function_denylist'], at('function_blacklist'));
+    } else if (Array.isArray(old) && Array.isArray(t.function_denylist)) {
+      t.function_denylist = [...t.function_denylist, ...old];
+      s.touch();
+    } else s.refuse(name('function_blacklist'), at('function_blacklist'), 'expected a list of function names, as function_denylist');
   }
   if ('exec' in t) {
     const e = block(t.exec, at('exec'));

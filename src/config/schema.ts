@@ -157,6 +157,10 @@ export const templateSchema = z
     error_on_missing_key: z.boolean().default(false),
     left_delimiter: z.string().min(1).optional(),
     right_delimiter: z.string().min(1).optional(),
+    /** consul-template: functions this template may not call; a call fails the render, naming the function. */
+    function_denylist: z.array(z.string().min(1)).default([]),
+    /** consul-template: `file` refuses paths that resolve, symlinks included, outside this directory (relative: to the working directory). */
+    sandbox_path: z.string().min(1).optional(),
     /** consul-template: run after the pass when this template's file changed (an implicit hook). */
     command: z.union([z.string(), z.array(z.string())]).optional(),
     command_timeout: duration.optional(),

@@ -400,7 +400,7 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
       report.issuances.push({ ...base, action: 'would_issue', reason: decision.reason });
       return;
     }
-    // The validator (and @peculiar/x509 under it) loads while Vault issues.
+    // The validator loads while Vault issues.
     const validator = import('../pki/validate.js');
     const anchors = await ensureAnchor(mount);
     const b = await getBackend();
@@ -492,6 +492,8 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
         },
         baseDir: loaded.baseDir,
         env: opts.env,
+        functionDenylist: t.config.function_denylist,
+        sandboxPath: t.config.sandbox_path,
       });
       callsOf.set(t.index, calls);
       try {

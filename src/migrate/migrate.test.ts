@@ -120,6 +120,21 @@ test('--no-translate keeps Go templates, which load and render unchanged', async
   assert.is(render(goEngine, await readFile(r.templates[0].to, 'utf8'), 'x'), render(goEngine, STORY_TEMPLATE, 'y'));
 });
 
+test('function_denylist (with its old name function_blacklist) and sandbox_path are carried over', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'certrender-migrate-'));
+  await writeFile(join(dir, 'a.tpl'), '{{ file "in.txt" }}');
+  await writeFile(
+    join(dir, 'ct.hcl'),
+    'template {\n  source = "a.tpl"\n  destination = "a.txt"\n  function_denylist = ["plugin"]\n  function_blacklist = ["writeToFile"]\n  sandbox_path = "srv"\n}\n',
+  );
+  const r = await migrate({ configPaths: ['ct.hcl'], outDir: 'out', cwd: dir, translate: true });
+  const { config, warnings } = await loadConfig({ paths: [r.configPath], cwd: '/', env: {} });
+  assert.equal(warnings, []);
+  assert.equal(config.template[0].function_denylist, ['plugin', 'writeToFile']);
+  assert.is(config.template[0].sandbox_path, join(dir, 'srv'), 'relative to the directory migrate ran in');
+  assert.not.match(r.report, /sandbox_path|function_denylist|function_blacklist/);
+});
+
 test('refuses a non-empty output directory unless forced', async () => {
   const dir = await storySetup();
   await mkdir(join(dir, 'out'));

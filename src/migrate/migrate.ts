@@ -50,7 +50,7 @@ const VAULT_BLOCKS: Record<string, string[]> = {
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'];
 /** Template keys handled here; any other is reported as dropped. */
 const TEMPLATE_KEYS = new Set(['source', 'contents', 'destination', 'command', 'command_timeout', 'exec', 'perms', 'user', 'group', 'backup', 'create_dest_dirs',
-  'left_delimiter', 'right_delimiter', 'error_on_missing_key']);
+  'left_delimiter', 'right_delimiter', 'error_on_missing_key', 'function_denylist', 'function_blacklist', 'sandbox_path']);
 
 const WHY_DROPPED: Record<string, string> = {
   wait: 'certrender renders each cycle at once; there is no quiescence timer',
@@ -68,8 +68,6 @@ const WHY_DROPPED: Record<string, string> = {
   template_error_fatal: 'a failing template is reported and its group not written; the others are',
   err_on_failed_lookup: 'use error_on_missing_key per template',
   default_delimiters: 'applied while translating; the nunjucks files use nunjucks delimiters',
-  sandbox_path: 'not supported: file() and writeToFile paths are not sandboxed',
-  function_denylist: 'not supported',
   sink: 'Vault Agent sinks are outside certrender', cache: 'Vault Agent caching is outside certrender', listener: 'Vault Agent listeners are outside certrender',
 };
 
@@ -135,7 +133,10 @@ export async function migrate(opts: MigrateOptions): Promise<MigrateResult> {
     await writeFile(to, out);
     templates.push({ from, to, engine, warnings });
     for (const key of Object.keys(t)) if (!TEMPLATE_KEYS.has(key)) notes.push(`template ${i + 1} (${from}): \`${key}\` dropped: ${WHY_DROPPED[key] ?? 'not a certrender setting'}`);
-    templateBlocks.push(templateHcl({ t, to, engine, left, right, notify: notifyOf[i], from }));
+    // function_blacklist is consul-template's old name: appended to function_denylist, as its Finalize() does.
+    const denylist = [t.function_denylist, t.function_blacklist].flatMap((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]));
+    const sandbox = typeof t.sandbox_path === 'string' ? resolve(opts.cwd, t.sandbox_path) : undefined;
+    templateBlocks.push(templateHcl({ t, to, engine, left, right, notify: notifyOf[i], from, denylist: denylist.length ? denylist : undefined, sandbox }));
   }
 
   const vault = vaultHcl(block(merged.vault), notes);
@@ -208,7 +209,7 @@ function vaultHcl(v: Obj | undefined, notes: string[]): string | undefined {
   return ['vault {', ...body, '}'].join('\n');
 }
 
-function templateHcl(o: { t: Obj; to: string; engine: 'go' | 'nunjucks'; left?: string; right?: string; notify: string[]; from: string }): string {
+function templateHcl(o: { t: Obj; to: string; engine: 'go' | 'nunjucks'; left?: string; right?: string; notify: string[]; from: string; denylist?: unknown[]; sandbox?: string }): string {
   const { t } = o;
   const line = (k: string, v: unknown) => (v === undefined ? [] : [`  ${k.padEnd(16)} = ${k === 'perms' ? perms(v) : hcl(v)}`]);
   return [
@@ -222,6 +223,8 @@ function templateHcl(o: { t: Obj; to: string; engine: 'go' | 'nunjucks'; left?: 
     ...line('group', t.group),
     ...line('backup', t.backup),
     ...line('create_dest_dirs', t.create_dest_dirs),
+    ...line('function_denylist', o.denylist),
+    ...line('sandbox_path', o.sandbox),
     ...(o.notify.length ? line('notify', o.notify) : []),
     '}',
   ].join('\n');

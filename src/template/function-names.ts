@@ -16,6 +16,17 @@ export const TEMPLATE_FUNCTIONS: readonly string[] = [
   'add', 'subtract', 'multiply', 'divide', 'modulo', 'minimum', 'maximum', 'loop',
 ];
 
+/**
+ * Why a `function_denylist` name disables nothing, or undefined when it disables a
+ * function: every function certrender serves and `executeTemplate`, as consul-template
+ * replaces only the functions of its own table (Go's builtins stay), and the refused
+ * functions, which no template can call anyway.
+ */
+export function denylistGap(name: string): string | undefined {
+  if (TEMPLATE_FUNCTIONS.includes(name) || name === 'executeTemplate' || Object.prototype.hasOwnProperty.call(REFUSED_FUNCTIONS, name)) return undefined;
+  return `"${name}" is not a certrender function, so nothing is disabled for it: check the spelling (Go builtins such as printf cannot be disabled, as in consul-template; other names cannot be called anyway)`;
+}
+
 const CONSUL = 'reads Consul, which certrender does not talk to';
 const NOMAD = 'reads Nomad, which certrender does not talk to';
 

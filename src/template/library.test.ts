@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { REFUSED_FUNCTIONS, TEMPLATE_FUNCTIONS } from './function-names.js';
 import { formatGoTime } from './go-time-format.js';
 import { library } from './library.js';
-import { createRuntime, pureFunctions, STUB, type FileWrite } from './runtime.js';
+import { createRuntime, STUB, type FileWrite } from './runtime.js';
 import { evalSockaddr } from './sockaddr.js';
 import { callId, type VaultCall } from './vault-call.js';
 import type { VaultResponse } from './vault-response.js';
@@ -160,12 +160,6 @@ test('pure functions never throw on a STUB (discovery)', () => {
   for (const [name, fn] of Object.entries(library)) {
     assert.is((fn as (...a: unknown[]) => unknown)('x', STUB), STUB, name);
   }
-});
-
-test('as nunjucks filters the piped value is the last argument', () => {
-  assert.equal(pureFunctions.split('a,b', ','), ['a', 'b']);
-  assert.is(pureFunctions.indent('a\nb', 2), '  a\n  b');
-  assert.is(pureFunctions.toUpper('x'), 'X');
 });
 
 test('regexes RE2 cannot express, or JS cannot translate safely, are errors', () => {

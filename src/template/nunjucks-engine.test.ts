@@ -46,6 +46,20 @@ test('pure functions as functions and filters; toJSON sorts keys like Go', () =>
   assert.is(render(t, {}, { env: { X: 'y' } }).out, 'aGk= hi x {"a":[2,{"c":0,"d":1}],"b":1} y');
 });
 
+test('as filters the piped value is the last argument, as in a Go pipeline', () => {
+  assert.is(render('{{ "a,b" | split(",") | join("+") }}|{{ "a\nb" | indent(2) }}|{{ "x" | toUpper }}').out, 'a+b|  a\n  b|X');
+});
+
+test('a failing filter keeps its code', () => {
+  try {
+    render('{{ "a" | parseInt }}');
+    assert.unreachable();
+  } catch (e) {
+    assert.is((e as { code: string }).code, 'CR_TEMPLATE_FUNCTION');
+    assert.match((e as Error).message, /^t\.njk: parseInt: /);
+  }
+});
+
 test('autoescape is off', () => {
   assert.is(render('{{ "<a & b>" }}').out, '<a & b>');
 });

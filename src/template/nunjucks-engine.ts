@@ -2,15 +2,20 @@
 import nunjucks from 'nunjucks';
 import { CertrenderError } from '../errors.js';
 import type { CompileOptions, CompiledTemplate, TemplateEngine } from './engine.js';
-import { LAST_ERROR, pureFunctions, type TemplateRuntime } from './runtime.js';
+import { library } from './library.js';
+import { LAST_ERROR, type TemplateRuntime } from './runtime.js';
 
-function makeEnv(opts: CompileOptions): nunjucks.Environment {
+function makeEnv(opts: CompileOptions, runtime: () => TemplateRuntime): nunjucks.Environment {
   const tags =
     opts.leftDelimiter || opts.rightDelimiter
       ? { variableStart: opts.leftDelimiter ?? '{{', variableEnd: opts.rightDelimiter ?? '}}' }
       : undefined;
   const env = new nunjucks.Environment([], { autoescape: false, throwOnUndefined: opts.errorOnMissingKey, tags });
-  for (const [name, fn] of Object.entries(pureFunctions)) env.addFilter(name, fn as (...a: any[]) => any);
+  // The pure functions as filters, served by the render's runtime (so its function_denylist
+  // applies): the piped value is the LAST argument, as in a Go pipeline (`"a,b" | split(",")`).
+  for (const name of Object.keys(library)) {
+    env.addFilter(name, (piped: unknown, ...rest: unknown[]) => (runtime()[name as keyof typeof library] as (...a: unknown[]) => unknown)(...rest, piped));
+  }
   return env;
 }
 
@@ -46,7 +51,9 @@ function templateError(code: 'CR_TEMPLATE_SYNTAX' | 'CR_TEMPLATE_RENDER', name: 
 export const nunjucksEngine: TemplateEngine = {
   name: 'nunjucks',
   compile(opts) {
-    const env = makeEnv(opts);
+    // The runtime of the render under way (renders are synchronous), for the filters.
+    let active: TemplateRuntime | undefined;
+    const env = makeEnv(opts, () => active!);
     let tmpl: nunjucks.Template;
     try {
       tmpl = new nunjucks.Template(opts.text, env, opts.name, true);
@@ -55,6 +62,7 @@ export const nunjucksEngine: TemplateEngine = {
     }
     const compiled: CompiledTemplate = {
       render(runtime: TemplateRuntime) {
+        active = runtime;
         try {
           return tmpl.render({ ...runtime });
         } catch (e) {
@@ -66,6 +74,8 @@ export const nunjucksEngine: TemplateEngine = {
             throw templateError('CR_TEMPLATE_RENDER', line ? `${opts.name}:${line}:${col}` : opts.name, inner);
           }
           throw templateError('CR_TEMPLATE_RENDER', opts.name, e);
+        } finally {
+          active = undefined;
         }
       },
     };

@@ -10,8 +10,10 @@
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { CertrenderError } from '../errors.js';
+import { TEMPLATE_FUNCTIONS } from './function-names.js';
 import { RFC3339, formatGoTime } from './go-time-format.js';
 import { fnError, library } from './library.js';
+import { createSandbox } from './sandbox.js';
 import { createScratch } from './scratch.js';
 import { evalSockaddr } from './sockaddr.js';
 import { STUB, isStub } from './stub.js';
@@ -48,6 +50,10 @@ export interface RuntimeOptions {
   env: NodeJS.ProcessEnv;
   /** The clock for `timestamp` (default: the system clock). */
   now?: () => Date;
+  /** The template's `function_denylist`: each named function fails when called, naming itself. */
+  functionDenylist?: readonly string[];
+  /** The template's `sandbox_path` (relative: to baseDir): `file` refuses paths that resolve outside it. */
+  sandboxPath?: string;
 }
 
 export type TemplateRuntime = ReturnType<typeof createRuntime>;
@@ -75,7 +81,21 @@ export function createRuntime(opts: RuntimeOptions) {
   const scratch = createScratch();
   const scratchMethods = Object.fromEntries(Object.entries(scratch).map(([k, f]) => [k, capture(f)])) as typeof scratch;
   const scratchFn = Object.assign(() => scratchMethods, scratchMethods);
-  return Object.assign(holder, wrapped, { scratch: scratchFn }) as typeof fns & { scratch: typeof scratchFn; [LAST_ERROR]?: unknown };
+  // consul-template replaces each denied function of its table (executeTemplate included, Go's builtins not).
+  const deniable = (name: string) => TEMPLATE_FUNCTIONS.includes(name) || name === 'executeTemplate';
+  const denied: Record<string, (...a: unknown[]) => unknown> = Object.fromEntries((opts.functionDenylist ?? []).filter(deniable).map((name) => [name, deniedFunction(name, capture)]));
+  return Object.assign(holder, wrapped, { scratch: scratchFn }, denied) as typeof fns & { scratch: typeof scratchFn; [LAST_ERROR]?: unknown };
+}
+
+/** A denied function: calling it, or reading a method of it (nunjucks `scratch.Set`), fails naming it. */
+function deniedFunction(name: string, capture: <F extends (...a: any[]) => unknown>(fn: F) => F) {
+  const fail = capture((): never => {
+    throw new CertrenderError('CR_TEMPLATE_FUNCTION', `function "${name}" is disabled by this template's function_denylist`, {
+      hint: `remove the call from the template, or "${name}" from function_denylist`,
+      context: { function: name },
+    });
+  });
+  return new Proxy(fail, { get: (f, p, r) => (typeof p === 'symbol' || p in Function.prototype ? Reflect.get(f, p, r) : fail()) });
 }
 
 function makeFunctions(opts: RuntimeOptions) {
@@ -85,6 +105,7 @@ function makeFunctions(opts: RuntimeOptions) {
     return r;
   };
   const env = (name: unknown) => opts.env[String(name)];
+  const sandbox = opts.sandboxPath === undefined ? undefined : createSandbox(resolvePath(opts.baseDir, opts.sandboxPath));
   return {
     ...library,
     secret(path: unknown, ...args: unknown[]) {
@@ -124,8 +145,9 @@ function makeFunctions(opts: RuntimeOptions) {
       const p = resolvePath(opts.baseDir, String(path).trim());
       opts.onFile?.(p);
       try {
-        return readFileSync(p, 'utf8');
+        return readFileSync(sandbox ? sandbox(p) : p, 'utf8');
       } catch (e) {
+        if (e instanceof CertrenderError) throw e;
         throw new CertrenderError('CR_TEMPLATE_FUNCTION', `file "${p}": ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`, {
           hint: 'the file named in file(...) must exist and be readable',
           cause: e,
@@ -157,7 +179,10 @@ function makeFunctions(opts: RuntimeOptions) {
       }
       return v;
     },
-    /** `writeToFile PATH USER GROUP MODE [FLAGS] CONTENT`: recorded for the group's atomic swap. */
+    /**
+     * `writeToFile PATH USER GROUP MODE [FLAGS] CONTENT`: recorded for the group's atomic swap.
+     * Not confined by sandbox_path, as in consul-template: deny it to forbid writes.
+     */
     writeToFile(path: unknown, user: unknown, group: unknown, mode: unknown, ...rest: unknown[]) {
       if (rest.length < 1 || rest.length > 2) throw fnError('writeToFile', 'expected PATH USER GROUP MODE [append|newline] CONTENT');
       const all = [path, user, group, mode, ...rest];
@@ -172,11 +197,3 @@ function makeFunctions(opts: RuntimeOptions) {
     },
   };
 }
-
-/**
- * The pure functions as nunjucks filters: the piped value becomes the LAST argument, as
- * in a Go pipeline (`"a,b" | split(",")` is split(",", "a,b")).
- */
-export const pureFunctions: Record<string, (piped: unknown, ...rest: unknown[]) => unknown> = Object.fromEntries(
-  Object.entries(library).map(([name, fn]) => [name, (piped: unknown, ...rest: unknown[]) => (fn as (...a: unknown[]) => unknown)(...rest, piped)]),
-);

@@ -270,7 +270,8 @@ export function execute(opts: ExecOptions): string {
   }
 
   function evalFunction(dot: unknown, node: Extract<Arg, { k: 'identifier' }>, args: Arg[], final: unknown): unknown {
-    const b = builtins[node.name];
+    // As in Go, a template's own functions shadow the builtins (a denied executeTemplate).
+    const b = Object.prototype.hasOwnProperty.call(funcs, node.name) ? undefined : builtins[node.name];
     if (b) return callBuiltin({ dot, name: node.name, b, args: args.slice(1), final, pos: node.pos });
     const fn = funcs[node.name];
     if (typeof fn !== 'function') return fail(node.pos, `${JSON.stringify(node.name)} is not a defined function`);
