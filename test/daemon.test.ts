@@ -231,6 +231,34 @@ template {
   assert.not.ok(existsSync(join(impatient, 'state/certrender.lock')), 'the lock is released even then');
 });
 
+test('a renewable VAULT_TOKEN with a 6 s TTL is renewed on its timer and outlives it; with renew_token = false it expires', async () => {
+  const bao = ctx.bao!;
+  const mint = async () => (await bao.api('POST', 'auth/token/create', { policies: ['root'], ttl: '6s', renewable: true })).auth.client_token as string;
+  const lookup = async (token: string) => (await fetch(`${bao.addr}/v1/auth/token/lookup`, { method: 'POST', headers: { 'X-Vault-Token': bao.token }, body: JSON.stringify({ token }) })).status;
+  const start = async (extra: string) => {
+    const dir = await makeTempDir('cr-run-token');
+    await writeTree(dir, { 'certrender.hcl': vaultConfig(dir).replace('  timeout = "2s"\n}', '  timeout = "2s"\n' + extra + '}'), 'tpl/a.pem.njk': shortCert('tok-a.test'), 'tpl/b.pem.njk': shortCert('tok-b.test') });
+    return dir;
+  };
+  const renewed = await mint();
+  const d = run(await start(''), { VAULT_TOKEN: renewed });
+  await d.waitFor((e) => e.event === 'cycle_finished', 20_000, 'the first cycle');
+  // Three TTLs later the token is still alive: only renewals could keep it.
+  await d.waitFor((e) => e.event === 'vault_token_renewed' && count(d, 'vault_token_renewed') >= 3, 20_000, 'three renewals');
+  assert.is(await lookup(renewed), 200, 'the renewed token is still valid');
+  d.child.kill('SIGTERM');
+  assert.is((await d.done).code, 0);
+
+  const left = await mint();
+  const off = run(await start('  renew_token = false\n'), { VAULT_TOKEN: left });
+  await off.waitFor((e) => e.event === 'cycle_finished', 20_000, 'the first cycle');
+  await new Promise((r) => setTimeout(r, 8_000));
+  assert.is(count(off, 'vault_token_renewed'), 0);
+  assert.is.not(await lookup(left), 200, 'left alone, the token expired');
+  off.child.kill('SIGTERM');
+  assert.is((await off.done).code, 0);
+});
+
 test('a second daemon on the same state directory exits with the lock message', async () => {
   const dir = await makeTempDir('cr-run');
   await writeTree(dir, { 'certrender.hcl': `state_dir = "state"\ntemplate {\n  contents = "x"\n  destination = "out/x.txt"\n}\n` });

@@ -101,6 +101,52 @@ test('approle: a token that expires mid-run is replaced before it does, without 
   assert.is(b.stats().errors, 0);
 });
 
+test('token upkeep: a renewable token is planned at 2/3 of its TTL and renewed; root, non-renewable, token-file and max-TTL tokens are left alone, saying why', async () => {
+  const bao = ctx.bao!;
+  const events: { event: string; fields: Record<string, unknown> }[] = [];
+  const logger = { ...silentLogger, info: (event: string, fields: Record<string, unknown>) => void events.push({ event, fields }), warn: (event: string, fields: Record<string, unknown>) => void events.push({ event, fields }) };
+  const upkeep = (vault: Partial<VaultConfig>, env: NodeJS.ProcessEnv = {}) => {
+    const settings = resolveVaultSettings({ vault: { address: bao.addr, timeout: 10_000, ...vault } as VaultConfig, env, baseDir: ctx.dir! });
+    const b = createVaultBackend({ settings, logger });
+    return { b, token: b.token! };
+  };
+  const create = async (body: Record<string, unknown>) => (await bao.api('POST', 'auth/token/create', { policies: ['issue'], ...body })).auth.client_token as string;
+  const lookup = async (token: string) => (await bao.api('POST', 'auth/token/lookup', { token })).data;
+
+  const renewable = await create({ ttl: '1h', renewable: true });
+  const r = upkeep({}, { VAULT_TOKEN: renewable });
+  const before = Date.now();
+  const at = await r.token.nextAt();
+  const after = Date.now();
+  assert.ok(at, 'a renewable token gets a renewal point');
+  // 2/3 of the TTL lookup-self reported (whole seconds: 3599 or 3600), counted from the answer.
+  assert.ok(at!.getTime() >= before + (2 / 3) * 3_599_000 && at!.getTime() <= after + 2_400_000, `at 2/3 of one hour (${at!.getTime() - before} ms)`);
+  assert.not.ok((await lookup(renewable)).last_renewal_time, 'never renewed yet');
+  await r.token.renew();
+  assert.ok((await lookup(renewable)).last_renewal_time > 0, 'renew-self reached OpenBao');
+  assert.ok(events.some((e) => e.event === 'vault_token_renewed' && e.fields.ttl_seconds === 3600));
+  assert.not.ok(JSON.stringify(events).includes(renewable), 'the token is never logged');
+
+  const root = upkeep({ token: bao.token });
+  assert.is(await root.token.nextAt(), undefined, 'a token without expiry needs no renewal');
+
+  const fixed = upkeep({ token: await create({ ttl: '1h', renewable: false }) });
+  assert.is(await fixed.token.nextAt(), undefined);
+  assert.ok(events.some((e) => e.event === 'vault_token_not_renewable' && typeof e.fields.expires_at === 'string'), 'a non-renewable token with a TTL is reported');
+
+  await writeFile(join(ctx.dir!, 'agent-token'), renewable);
+  const file = upkeep({ vault_agent_token_file: 'agent-token' });
+  assert.is(await file.token.nextAt(), undefined, 'a token file belongs to whoever writes it');
+  assert.is(file.b.stats().reads, 0, 'not even looked up');
+
+  const capped = upkeep({ token: await create({ ttl: '1h', explicit_max_ttl: '1h', renewable: true }) });
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  assert.ok(await capped.token.nextAt());
+  await capped.token.renew();
+  assert.is(await capped.token.nextAt(), undefined, 'renewals that no longer extend it stop');
+  assert.ok(events.some((e) => e.event === 'vault_token_expiring'));
+});
+
 test('approle: a wrong secret_id is CR_VAULT_HTTP/AUTH, never echoing the secret', async () => {
   await writeFile(join(ctx.dir!, 'bad-secret'), 'not-the-secret-id-value');
   const b = backend({ auth: { method: 'approle', role_id_file: 'role-id', secret_id_file: 'bad-secret', remove_secret_id_file: false, token_path: '/unused' } });

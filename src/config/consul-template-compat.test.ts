@@ -52,6 +52,7 @@ const mapped: [string, (c: any) => unknown, unknown][] = [
   ['template {\n  source = "a"\n  destination = "b"\n  function_blacklist = ["env"]\n}\n', (c) => c.template[0].function_denylist, ['env']],
   ['template {\n  source = "a"\n  destination = "b"\n  function_denylist = ["env"]\n  function_blacklist = ["file"]\n}\n', (c) => c.template[0].function_denylist, ['env', 'file']],
   [T, (c) => [c.template[0].function_denylist, c.template[0].sandbox_path], [[], undefined]],
+  ['vault {\n  renew_token = false\n}\n', (c) => c.vault.renew_token, false],
   ['template {\n  source = "a"\n  destination = "b"\n  sandbox_path = "/srv"\n}\n', (c) => c.template[0].sandbox_path, '/srv'],
   // Native keys: they do not make inline contents a Go template; function_blacklist (consul-template's only) does.
   ['template {\n  contents = "{{ x }}"\n  destination = "b"\n  function_denylist = ["env"]\n  sandbox_path = "/srv"\n}\n', (c) => c.template[0].engine, undefined],
@@ -83,7 +84,6 @@ const warned: [string, string, number][] = [
   ['cache {\n}\n', 'cache', 1],
   ['listener "tcp" {\n  address = "127.0.0.1:8100"\n}\n', 'listener', 1],
   ['vault {\n  address = "x"\n  default_lease_duration = "5m"\n}\n', 'vault.default_lease_duration', 3],
-  ['vault {\n  renew_token = true\n}\n', 'vault.renew_token', 2],
   ['vault {\n  transport {\n    dial_keep_alive = "10s"\n  }\n}\n', 'vault.transport', 2],
   ['template_config {\n  exit_on_retry_failure = true\n}\n', 'template_config.exit_on_retry_failure', 2],
   ['auto_auth {\n  method "token_file" {\n    config {\n      token_file_path = "/t"\n    }\n  }\n  sink "file" {\n    config {\n      path = "/s"\n    }\n  }\n}\n', 'auto_auth.sink', 7],

@@ -218,7 +218,6 @@ function mapVault(input: Obj, s: Sink): Obj {
     delete v.transport;
   }
   if ('vault_agent_token_file' in v) s.touch();
-  if (v.renew_token === true) s.warn('vault.renew_token', at('renew_token'), 'accepted: a given token is not renewed by certrender (a token file is re-read before every request; a login token is replaced before it expires)');
   if ('unwrap_token' in v) {
     if (v.unwrap_token === true) {
       s.refuse('vault.unwrap_token', at('unwrap_token'), 'a wrapped token can be unwrapped only once, and every once run or daemon restart would need it again: deliver an unwrapped token (vault_agent_token_file) or use auto_auth with approle');

@@ -47,6 +47,11 @@ export interface CycleOptions {
   env: NodeJS.ProcessEnv;
   /** Injected backend (tests); otherwise chosen by the config. */
   backend?: Backend;
+  /**
+   * Opens the backend on first use instead of `openBackend` below: the daemon keeps one
+   * Vault session (its login token) across cycles.
+   */
+  openBackend?: () => Promise<Backend>;
   /** Test hook: called at named points of the swap (see src/fs/swap-group.ts). */
   pause?: (point: string) => Promise<void>;
   /**
@@ -175,6 +180,18 @@ async function boundedAll<T>(items: T[], limit: number, fn: (item: T) => Promise
 
 const PKI_CA_READ = /^(.+?)\/cert\/(ca|ca_chain)$/;
 
+/** The backend a config names: its embedded local CA, else Vault/OpenBao. */
+export async function openBackend(opts: { loaded: LoadedConfig; stateDir: string; apply: boolean; now: () => Date; env: NodeJS.ProcessEnv; logger: Logger }): Promise<Backend> {
+  const { config } = opts.loaded;
+  if (config.local_ca) {
+    const { createLocalCaBackend } = await import('../issuer/local-ca-backend.js');
+    return createLocalCaBackend({ stateDir: opts.stateDir, config: config.local_ca, readOnly: !opts.apply, now: opts.now });
+  }
+  const { resolveVaultSettings } = await import('../vault/vault-settings.js');
+  const { createVaultBackend } = await import('../vault/vault-backend.js');
+  return createVaultBackend({ settings: resolveVaultSettings({ vault: config.vault, env: opts.env, baseDir: opts.loaded.baseDir }), logger: opts.logger });
+}
+
 export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
   const started = Date.now();
   const { loaded, mode, logger } = opts;
@@ -206,19 +223,18 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
   const templates = await prepareTemplates(loaded);
   for (const t of templates) if (t.error) logger.error('template_invalid', { template: t.name, destination: t.destination, message: t.error });
 
-  // -- backend, created on first use: a config whose templates call nothing needs no Vault.
+  // -- backend, opened on first use: a config whose templates call nothing needs no Vault.
+  // Its request counts are reported per cycle (a daemon's backend outlives the cycle).
   let backend: Backend | undefined = opts.backend;
-  const getBackend = async (): Promise<Backend> => {
-    if (backend) return backend;
-    if (config.local_ca) {
-      const { createLocalCaBackend } = await import('../issuer/local-ca-backend.js');
-      backend = createLocalCaBackend({ stateDir: opts.stateDir, config: config.local_ca, readOnly: !apply, now: opts.now });
-    } else {
-      const { resolveVaultSettings } = await import('../vault/vault-settings.js');
-      const { createVaultBackend } = await import('../vault/vault-backend.js');
-      backend = createVaultBackend({ settings: resolveVaultSettings({ vault: config.vault, env: opts.env, baseDir: loaded.baseDir }), logger });
-    }
-    return backend;
+  let opening: Promise<Backend> | undefined;
+  let statsBase = { reads: 0, writes: 0, errors: 0 };
+  const getBackend = (): Promise<Backend> => {
+    if (backend) return Promise.resolve(backend);
+    opening ??= (opts.openBackend ?? (() => openBackend({ loaded, stateDir: opts.stateDir, apply, now: opts.now, env: opts.env, logger })))().then((b) => {
+      statsBase = b.stats();
+      return (backend = b);
+    });
+    return opening;
   };
 
   // -- trust anchors: the trust_anchor file, else the mount's CA pinned at its first issuance.
@@ -721,7 +737,10 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
   report.nextRenewal = renewals[0];
   report.nextRefresh = nextRefresh === undefined ? undefined : new Date(nextRefresh).toISOString();
   report.backend = backend?.kind;
-  report.requests = backend?.stats() ?? report.requests;
+  if (backend) {
+    const now = backend.stats();
+    report.requests = { reads: now.reads - statsBase.reads, writes: now.writes - statsBase.writes, errors: now.errors - statsBase.errors };
+  }
   report.durationMs = Date.now() - started;
   logger.info('cycle_done', {
     mode,

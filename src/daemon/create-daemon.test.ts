@@ -11,6 +11,9 @@ import { join } from 'node:path';
 import { createDaemon, MAX_TIMER_MS, planWake, type Clock, type Daemon } from './create-daemon.js';
 import { silentLogger } from '../observe/logger.js';
 import type { CycleReport } from '../cycle/run-cycle.js';
+import type { Backend } from '../issuer/backend.js';
+import { createLocalCaBackend } from '../issuer/local-ca-backend.js';
+import { loadConfig } from '../config/load-config.js';
 
 function fakeClock(start: Date) {
   let now = start.getTime();
@@ -43,14 +46,26 @@ function fakeClock(start: Date) {
 }
 
 /** A config and template in a fresh temp dir, a daemon on a fake clock; `body` runs, the dir goes. */
-async function withDaemon(opts: { config: Record<string, unknown>; ttl: string; start: Date }, body: (d: Daemon, f: ReturnType<typeof fakeClock>) => Promise<void>) {
+async function withDaemon(
+  opts: { config: Record<string, unknown>; ttl: string; start: Date; openBackend?: (dir: string, clock: Clock) => () => Promise<Backend> },
+  body: (d: Daemon, f: ReturnType<typeof fakeClock>) => Promise<void>,
+) {
   const dir = mkdtempSync(join(tmpdir(), 'cr-daemon-'));
   try {
     mkdirSync(join(dir, 'tpl'));
     writeFileSync(join(dir, 'tpl/c.njk'), `{{ secret("pki/issue/d", "common_name=d.test", "ttl=${opts.ttl}").Data.certificate }}`);
     writeFileSync(join(dir, 'c.json'), JSON.stringify({ state_dir: 'state', ...opts.config }));
     const f = fakeClock(opts.start);
-    const d = createDaemon({ configPaths: ['c.json'], cwd: dir, env: {}, logger: silentLogger, clock: f.clock, random: () => 0, io: { watch: false, cron: false, signals: false } });
+    const d = createDaemon({
+      configPaths: ['c.json'],
+      cwd: dir,
+      env: {},
+      logger: silentLogger,
+      clock: f.clock,
+      random: () => 0,
+      io: { watch: false, cron: false, signals: false },
+      openBackend: opts.openBackend?.(dir, f.clock),
+    });
     await d.start();
     await body(d, f);
     await d.stop();
@@ -64,6 +79,56 @@ const withHook = { hook: { svc: { command: ['/bin/true'], order: 1 } }, template
 
 const baseReport = (over: Partial<CycleReport>): CycleReport => ({
   mode: 'apply', ok: true, stateDir: '/s', issuances: [], calls: [], files: [], groups: [], hooks: [], warnings: [], requests: { reads: 0, writes: 0, errors: 0 }, durationMs: 1, ...over,
+});
+
+test('the token is renewed on its own timer, retried with backoff when renewal fails, and no more often than planned', async () => {
+  const start = new Date('2026-12-01T00:00:00Z');
+  const DAY = 86_400_000;
+  const renewals: { at: number; ok: boolean }[] = [];
+  let opened = 0;
+  const config = { local_ca: { max_ttl: '87600h' }, static_secret_render_interval: '87600h', template: [{ source: 'tpl/c.njk', destination: 'out/c.pem' }] };
+  // A Vault-like session over the local CA: its token is renewed every 10 days, its first renewal fails.
+  const openBackend = (dir: string, clock: Clock) => async (): Promise<Backend> => {
+    opened++;
+    const local = (await loadConfig({ paths: ['c.json'], cwd: dir, env: {} })).config.local_ca!;
+    let renewAt = clock.now().getTime() + 10 * DAY;
+    return {
+      ...createLocalCaBackend({ stateDir: join(dir, 'state'), config: local, readOnly: false, now: () => clock.now() }),
+      token: {
+        nextAt: async () => new Date(renewAt),
+        renew: async () => {
+          const ok = renewals.length > 0;
+          renewals.push({ at: clock.now().getTime(), ok });
+          if (!ok) throw new Error('connect ECONNREFUSED');
+          renewAt = clock.now().getTime() + 10 * DAY;
+        },
+      },
+    };
+  };
+  await withDaemon({ config, ttl: '8000h', start, openBackend }, async (d, f) => {
+    const settle = () => new Promise((r) => setTimeout(r, 20));
+    await settle();
+    assert.is(opened, 1);
+    // The certificate's renewal is months away: its first clamped step is at 2^31-1 ms.
+    const tokenTimers = () => f.timers.filter((t) => t.at < start.getTime() + MAX_TIMER_MS);
+    assert.is(tokenTimers().length, 1, 'one timer for the token, besides the far renewal');
+    await f.fireNext();
+    await settle();
+    assert.equal(renewals, [{ at: start.getTime() + 10 * DAY, ok: false }], 'renewed exactly at the planned point');
+    const retry = tokenTimers()[0];
+    assert.ok(retry.ms >= 2_500 && retry.ms <= 5_000, `a failed renewal retries after backoff (${retry.ms} ms)`);
+    await f.fireNext();
+    await settle();
+    assert.equal(renewals.map((r) => r.ok), [false, true]);
+    const next = tokenTimers()[0];
+    assert.is(next.at, renewals[1].at + 10 * DAY, 'then the next point from the renewed TTL');
+    assert.is(d.lastReport()!.issuances.length, 1);
+    assert.is(opened, 1, 'one session across the cycles');
+    await d.reload();
+    await settle();
+    assert.is(tokenTimers().length, 0, "a reload drops the session and its token's timer (the next session opens when a cycle needs Vault)");
+    assert.is(opened, 1, 'the reload cycle reused the issuance: no session needed');
+  });
 });
 
 test('planWake: earliest of renewal and refresh; backoff after failures; never a point in the past', () => {

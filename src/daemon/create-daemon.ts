@@ -15,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { LoadedConfig } from '../config/schema.js';
 import type { CycleReport } from '../cycle/run-cycle.js';
+import type { Backend } from '../issuer/backend.js';
 import { errorFields, type Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import { parseCron, renewalSlot, type Window } from './cron.js';
@@ -53,6 +54,8 @@ export interface DaemonOptions {
   schedule?: (cron: string, tick: () => void) => { stop(): void };
   /** Test hook for the swap, as in `once`. */
   pause?: (point: string) => Promise<void>;
+  /** Unit tests: the backend the session opens (default: the config's; a local CA is opened afresh each cycle). */
+  openBackend?: () => Promise<Backend>;
 }
 
 export interface Daemon {
@@ -98,7 +101,10 @@ export function createDaemon(opts: DaemonOptions): Daemon {
   let loaded: LoadedConfig | undefined;
   let stateDir = '';
   let lock: Lock | undefined;
-  let timer: unknown;
+  let timer: { cancel(): void } | undefined;
+  let session: Promise<Backend> | undefined;
+  let tokenTimer: { cancel(): void } | undefined;
+  let tokenFailures = 0;
   let wake: { at: Date; reason: string } | undefined;
   let running: Promise<void> | undefined;
   let again = false;
@@ -135,17 +141,79 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     }
   }
 
+  /** Calls `fire` at `at`: long sleeps are taken in steps below 2^31-1 ms and re-armed. */
+  function after(at: Date, fire: () => void): { cancel(): void } {
+    let handle: unknown;
+    const set = () => {
+      const delay = Math.max(0, at.getTime() - clock.now().getTime());
+      handle = clock.setTimeout(() => (at.getTime() > clock.now().getTime() ? set() : fire()), Math.min(delay, MAX_TIMER_MS));
+    };
+    set();
+    return { cancel: () => clock.clearTimeout(handle) };
+  }
+
   function arm(at: Date, reason: string): void {
-    if (timer !== undefined) clock.clearTimeout(timer);
+    timer?.cancel();
     wake = { at, reason };
-    const delay = Math.max(0, at.getTime() - clock.now().getTime());
-    // Long sleeps are taken in steps below 2^31-1 ms and re-armed.
-    timer = clock.setTimeout(() => {
+    timer = after(at, () => {
       timer = undefined;
-      if (at.getTime() > clock.now().getTime()) arm(at, reason);
-      else void checkNow(reason);
-    }, Math.min(delay, MAX_TIMER_MS));
+      void checkNow(reason);
+    });
     log.debug('daemon_sleeping', { until: at.toISOString(), reason });
+  }
+
+  /**
+   * The Vault session outlives cycles, so its login token does too; a reload opens a new
+   * one. Its token is renewed (or replaced by a new login) on a timer at 2/3 of its TTL,
+   * retried with backoff when Vault is down, never more often than that.
+   */
+  function openSession(): Promise<Backend> {
+    const cfg = loaded!;
+    const open = opts.openBackend ?? (async () => (await import('../cycle/run-cycle.js')).openBackend({ loaded: cfg, stateDir, apply: true, now: () => clock.now(), env: opts.env, logger: log }));
+    if (cfg.config.local_ca && !opts.openBackend) return open();
+    session ??= open();
+    session.catch(() => (session = undefined));
+    return session;
+  }
+
+  function dropSession(): void {
+    session = undefined;
+    tokenTimer?.cancel();
+    tokenTimer = undefined;
+  }
+
+  async function keepToken(): Promise<void> {
+    const current = session;
+    const upkeep = current && (await current.catch(() => undefined))?.token;
+    if (!upkeep || stopping || session !== current) return;
+    let at: Date | undefined;
+    try {
+      at = await upkeep.nextAt();
+    } catch (e) {
+      log.warn('vault_token_lookup_failed', { error: errorFields(e) });
+      return;
+    }
+    if (stopping || session !== current) return;
+    tokenTimer?.cancel();
+    tokenTimer = at && after(at, () => void renewToken(current));
+    if (at) log.debug('vault_token_renewal_planned', { at: at.toISOString() });
+  }
+
+  async function renewToken(current: Promise<Backend>): Promise<void> {
+    tokenTimer = undefined;
+    try {
+      await (await current).token!.renew();
+      tokenFailures = 0;
+      metrics?.tokenRenewal('ok');
+      await keepToken();
+    } catch (e) {
+      tokenFailures++;
+      metrics?.tokenRenewal('failed');
+      const cap = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** (tokenFailures - 1));
+      const at = new Date(clock.now().getTime() + cap / 2 + (cap / 2) * random());
+      log.error('vault_token_renew_failed', { error: errorFields(e), failures: tokenFailures, retry_at: at.toISOString() });
+      if (!stopping && session === current) tokenTimer = after(at, () => void renewToken(current));
+    }
   }
 
   async function cycleOnce(reason: string): Promise<void> {
@@ -164,6 +232,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
         forceRenew: [],
         env: opts.env,
         pause: opts.pause,
+        openBackend: openSession,
         // Disruptive renewals (those that notify hooks) wait for a maintenance window.
         deferRenewal: wins.length
           ? ({ destinations: dests, notAfter, now }) => {
@@ -195,6 +264,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     }
     known = new Map(destinations().map((d) => [d, hashOf(d)]));
     if (stopping) return;
+    void keepToken();
     const next = report ? planWake({ report, now: clock.now(), failures, random }) : undefined;
     if (next) arm(next.at, next.reason);
     else if (failures > 0) arm(new Date(clock.now().getTime() + RETRY_MIN_MS), 'retry');
@@ -240,6 +310,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       return;
     }
     loaded = next;
+    dropSession();
     log.info('config_reloaded', { files: next.files });
     await setupWatches();
     await checkNow('reload');
@@ -333,7 +404,8 @@ export function createDaemon(opts: DaemonOptions): Daemon {
   async function stop(): Promise<void> {
     if (stopping) return done.then(() => undefined);
     stopping = true;
-    if (timer !== undefined) clock.clearTimeout(timer);
+    timer?.cancel();
+    tokenTimer?.cancel();
     cronTask?.stop();
     await reloading;
     await watcher?.close();

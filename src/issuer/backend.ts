@@ -14,4 +14,16 @@ export interface Backend {
   write(path: string, body: Record<string, unknown>): Promise<VaultResponse>;
   /** Requests made so far, by operation, for the cycle report and the bench. */
   stats(): { reads: number; writes: number; errors: number };
+  /** The Vault token's upkeep, for the daemon's timer (Vault only). */
+  token?: TokenUpkeep;
+}
+
+export interface TokenUpkeep {
+  /**
+   * When the token should next be renewed or replaced (2/3 of its TTL), or undefined when
+   * there is nothing to do: no expiry, not renewable, not ours to renew, no login yet.
+   */
+  nextAt(): Promise<Date | undefined>;
+  /** Renews (renew-self) or replaces (a new login) the token now. */
+  renew(): Promise<void>;
 }

@@ -9,6 +9,7 @@ import type { CycleReport } from '../cycle/run-cycle.js';
 export interface Metrics {
   observeCycle(report: CycleReport, notAfterByDestination: Map<string, Date>): void;
   cycleFailed(): void;
+  tokenRenewal(outcome: 'ok' | 'failed'): void;
   close(): Promise<void>;
   address(): string;
 }
@@ -27,6 +28,7 @@ export async function startMetrics(opts: { listen: string; now: () => Date }): P
   const lastSuccess = g('certrender_last_successful_cycle_seconds', 'end of the last cycle without failure (unix seconds)');
   const cycles = c('certrender_cycles_total', 'cycles by outcome', ['outcome']);
   const hookRuns = c('certrender_hook_runs_total', 'hook runs by hook and outcome', ['hook', 'outcome']);
+  const tokenRenewals = c('certrender_vault_token_renewals_total', 'renewals (or replacing logins) of the Vault token by outcome', ['outcome']);
   let overdue: string[] = [];
 
   const server: Server = createServer(async (req, res) => {
@@ -67,6 +69,9 @@ export async function startMetrics(opts: { listen: string; now: () => Date }): P
     },
     cycleFailed() {
       cycles.inc({ outcome: 'error' });
+    },
+    tokenRenewal(outcome) {
+      tokenRenewals.inc({ outcome });
     },
     close: () => new Promise((r) => server.close(() => r())),
     address: () => {

@@ -7,7 +7,7 @@ import { readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { CertrenderError } from '../errors.js';
-import type { Backend } from '../issuer/backend.js';
+import type { Backend, TokenUpkeep } from '../issuer/backend.js';
 import type { Logger } from '../observe/logger.js';
 import type { VaultResponse } from '../template/vault-response.js';
 import type { VaultLogin, VaultSettings } from './vault-settings.js';
@@ -103,10 +103,12 @@ export function createVaultBackend(opts: { settings: VaultSettings; logger: Logg
   const loginBody = s.login ? loginRequest(s.login) : undefined;
   /**
    * The login's token, cached for the process; cleared to log in again once after a 403,
-   * and replaced before it expires: a request made past 2/3 of the token's TTL logs in
-   * first (a daemon sleeping between renewals needs no timer for its token).
+   * and replaced before it expires: the daemon's timer (`token.renew`) at 2/3 of its TTL,
+   * or any request made past that point, logs in first.
    */
   let loggedIn: Promise<{ token: string; refreshAt: number }> | undefined;
+  /** The settled login, for the daemon's timer. */
+  let current: { token: string; refreshAt: number } | undefined;
 
   async function login(): Promise<{ token: string; refreshAt: number }> {
     const req = loginBody!();
@@ -118,7 +120,8 @@ export function createVaultBackend(opts: { settings: VaultSettings; logger: Logg
     }
     const ttl = typeof auth?.lease_duration === 'number' && auth.lease_duration > 0 ? auth.lease_duration * 1000 : Infinity;
     opts.logger.info('vault_login', { method: s.login!.method, mount: s.login!.mountPath, ttl_seconds: ttl === Infinity ? undefined : ttl / 1000 });
-    return { token, refreshAt: Date.now() + (2 / 3) * ttl };
+    current = { token, refreshAt: Date.now() + (2 / 3) * ttl };
+    return current;
   }
 
   async function loginToken(): Promise<string> {
@@ -200,8 +203,52 @@ export function createVaultBackend(opts: { settings: VaultSettings; logger: Logg
     }
   }
 
+  /**
+   * A given token's renewal (renew_token): lookup-self once to learn its TTL, then
+   * renew-self at 2/3 of each lease. A renewal that grants less than the token's full TTL
+   * (creation_ttl) has hit its max TTL: renewing again would only shorten the interval
+   * towards expiry, so it is reported once and left to whoever issued the token.
+   */
+  let direct: { token: string; renewAt?: number; fullMs?: number } | undefined;
+  const token: TokenUpkeep = {
+    async nextAt() {
+      if (loginBody) return current && Number.isFinite(current.refreshAt) ? new Date(current.refreshAt) : undefined;
+      const t = s.renewToken ? s.token() : undefined;
+      if (!t) return undefined;
+      if (direct?.token !== t) {
+        const d = (await call('GET', 'auth/token/lookup-self')).data as { ttl?: unknown; creation_ttl?: unknown; renewable?: unknown; expire_time?: unknown } | undefined;
+        const ttlMs = typeof d?.ttl === 'number' ? d.ttl * 1000 : 0;
+        direct = { token: t };
+        if (ttlMs > 0 && d?.renewable !== true) opts.logger.warn('vault_token_not_renewable', { source: s.tokenSource, expires_at: String(d?.expire_time ?? '') });
+        else if (ttlMs > 0) direct = { token: t, renewAt: Date.now() + (2 / 3) * ttlMs, fullMs: typeof d?.creation_ttl === 'number' ? d.creation_ttl * 1000 : ttlMs };
+      }
+      return direct.renewAt === undefined ? undefined : new Date(direct.renewAt);
+    },
+    async renew() {
+      if (loginBody) {
+        await loginToken();
+        return;
+      }
+      const t = s.token();
+      if (!t) return;
+      const lease = ((await call('PUT', 'auth/token/renew-self', {})) as { auth?: { lease_duration?: unknown } }).auth?.lease_duration;
+      const leaseMs = typeof lease === 'number' ? lease * 1000 : 0;
+      opts.logger.info('vault_token_renewed', { source: s.tokenSource, ttl_seconds: leaseMs / 1000 });
+      const fullMs = direct?.token === t ? direct.fullMs ?? leaseMs : leaseMs;
+      if (leaseMs > 0 && leaseMs >= fullMs) {
+        direct = { token: t, renewAt: Date.now() + (2 / 3) * leaseMs, fullMs };
+        return;
+      }
+      direct = { token: t };
+      if (leaseMs > 0) {
+        opts.logger.warn('vault_token_expiring', { source: s.tokenSource, expires_at: new Date(Date.now() + leaseMs).toISOString(), reason: 'its max TTL is reached: renewals no longer extend it' });
+      }
+    },
+  };
+
   return {
     kind: 'vault',
+    token,
     read: (path) => call('GET', path),
     list: (path) => call('LIST', path),
     write: (path, body) => call('PUT', path, body),

@@ -24,6 +24,12 @@ export interface VaultSettings {
   login?: VaultLogin;
   /** Where the token came from, for error messages (never the token itself). */
   tokenSource: string;
+  /**
+   * Whether `certrender run` renews a given token before it expires (renew-self on a
+   * timer). consul-template's `renew_token`: on by default, off for a token file (whoever
+   * writes the file keeps it alive). A login token is replaced by a new login instead.
+   */
+  renewToken: boolean;
   tls: { caCert?: string; caPath?: string; clientCert?: string; clientKey?: string; serverName?: string; skipVerify: boolean };
   retry: { attempts: number; backoffMs: number; maxBackoffMs: number };
   timeoutMs: number;
@@ -97,6 +103,7 @@ export function resolveVaultSettings(opts: { vault?: VaultConfig; env: NodeJS.Pr
     token,
     login,
     tokenSource,
+    renewToken: !login && (v?.renew_token ?? !tokenFile),
     tls: {
       caCert: abs(v?.ca_cert ?? ssl?.ca_cert ?? env('CACERT')),
       caPath: abs(v?.ca_path ?? ssl?.ca_path ?? env('CAPATH')),
