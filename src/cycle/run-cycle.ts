@@ -17,7 +17,7 @@ import { dirname, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { CertrenderError } from '../errors.js';
 import type { LoadedConfig, TemplateConfig } from '../config/schema.js';
-import type { Backend } from '../issuer/backend.js';
+import { limitRequests, type Backend } from '../issuer/backend.js';
 import { errorFields, type Logger } from '../observe/logger.js';
 import { engineFor, loadEngine, type CompiledTemplate, type EngineName, type TemplateEngine } from '../template/engine.js';
 import { createRuntime, type FileWrite } from '../template/runtime.js';
@@ -169,6 +169,9 @@ async function prepareTemplates(loaded: LoadedConfig): Promise<Prepared[]> {
   return out;
 }
 
+/** Group swaps in flight at once (libuv runs 4 fs operations at a time). */
+const SWAP_CONCURRENCY = 8;
+
 /** Run `fn` over items with at most `limit` in flight. */
 async function boundedAll<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -225,14 +228,14 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
 
   // -- backend, opened on first use: a config whose templates call nothing needs no Vault.
   // Its request counts are reported per cycle (a daemon's backend outlives the cycle).
-  let backend: Backend | undefined = opts.backend;
+  let backend: Backend | undefined = opts.backend && limitRequests(opts.backend, config.max_concurrency);
   let opening: Promise<Backend> | undefined;
   let statsBase = { reads: 0, writes: 0, errors: 0 };
   const getBackend = (): Promise<Backend> => {
     if (backend) return Promise.resolve(backend);
     opening ??= (opts.openBackend ?? (() => openBackend({ loaded, stateDir: opts.stateDir, apply, now: opts.now, env: opts.env, logger })))().then((b) => {
       statsBase = b.stats();
-      return (backend = b);
+      return (backend = limitRequests(b, config.max_concurrency));
     });
     return opening;
   };
@@ -524,12 +527,12 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
       for (const [id, u] of unknown) blockedCalls.set(id, { status: 'failed', reason: `call ${u.call.path} still unresolved after ${MAX_DISCOVERY_PASSES} passes` });
       continue;
     }
-    // Reads first, then issuances and other writes.
+    // Reads first, then issuances and other writes; the backend bounds the requests in flight.
     const all = [...unknown.values()].map((u) => ({ call: u.call, destinations: [...u.destinations].sort() }));
     const reads = all.filter((u) => u.call.kind !== 'write');
     const writes = all.filter((u) => u.call.kind === 'write');
-    await boundedAll(reads, config.max_concurrency, (u) => fetchOne(u.call, u.destinations));
-    await boundedAll(writes, config.max_concurrency, (u) => fetchOne(u.call, u.destinations));
+    await Promise.all(reads.map((u) => fetchOne(u.call, u.destinations)));
+    await Promise.all(writes.map((u) => fetchOne(u.call, u.destinations)));
   }
 
   // -- desired outputs: each template's destination, and its writeToFile targets in the same group
@@ -620,6 +623,7 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
   const dirBatches = new Map<string, { groups: PlannedGroup[] }>();
   const results = new Map<string, GroupReport['status']>();
   const groupProblems = new Map<string, string[]>();
+  const plain: PlannedGroup[] = [];
   for (const g of groups) {
     const dests = g.outputs.map((o) => o.destination);
     if (g.status === 'blocked') {
@@ -648,6 +652,11 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
       dirBatches.set(inAtomic, batch);
       continue;
     }
+    plain.push(g);
+  }
+  // Groups share no file and each has its own journal: they swap side by side (each one's
+  // dozens of fs round trips and fsyncs would otherwise queue behind the others').
+  await boundedAll(plain, SWAP_CONCURRENCY, async (g) => {
     try {
       const changed = g.outputs.filter((o) => o.change !== 'none');
       await swapFiles({ groupId: g.id, outputs: changed, journalDir, pause: opts.pause });
@@ -657,7 +666,7 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
       results.set(g.id, 'failed');
       groupProblems.set(g.id, [e.message]);
     }
-  }
+  });
   for (const [dir, batch] of dirBatches) {
     const { swapAtomicDir } = await import('../fs/swap-group.js');
     const files = batch.groups.flatMap((g) => g.outputs.filter((o) => dirname(o.destination) === dir && o.change !== 'none'));

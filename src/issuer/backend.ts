@@ -27,3 +27,30 @@ export interface TokenUpkeep {
   /** Renews (renew-self) or replaces (a new login) the token now. */
   renew(): Promise<void>;
 }
+
+/**
+ * `backend` with at most `limit` requests in flight; the others queue in call order. A
+ * slot is held for the request alone, not for what the caller does with the answer
+ * (validating, persisting), so the next request is already on its way meanwhile.
+ */
+export function limitRequests(backend: Backend, limit: number): Backend {
+  let active = 0;
+  const queue: (() => void)[] = [];
+  const slot = async <T>(request: () => Promise<T>): Promise<T> => {
+    if (active >= limit) await new Promise<void>((r) => queue.push(r));
+    else active++;
+    try {
+      return await request();
+    } finally {
+      const next = queue.shift();
+      if (next) next();
+      else active--;
+    }
+  };
+  return {
+    ...backend,
+    read: (path) => slot(() => backend.read(path)),
+    list: (path) => slot(() => backend.list(path)),
+    write: (path, body) => slot(() => backend.write(path, body)),
+  };
+}

@@ -1,9 +1,15 @@
 /**
- * pino JSON lines on stderr, each with a snake_case `event`. stdout is for command
- * output only. Secrets never reach a log line: known secret keys are redacted, and
- * any string value that carries a PEM private key block or a Vault token is masked.
+ * JSON lines on stderr, each with a snake_case `event`, in pino's shape (`level`,
+ * `time`, `pid`, the fields, `event`). stdout is for command output only. Secrets never
+ * reach a log line: known secret keys are redacted, and any string value that carries a
+ * PEM private key block or a Vault token is masked.
+ *
+ * Written here rather than through pino: these few lines are all certrender used of it,
+ * and loading pino and sonic-boom cost ~40 ms at every start (docs/decisions.md).
+ * Lines are written synchronously (stderr is synchronous for files, pipes and TTYs on
+ * Linux), so nothing is lost at process.exit.
  */
-import { pino, type Logger as PinoLogger } from 'pino';
+import { writeSync } from 'node:fs';
 
 export type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 
@@ -50,19 +56,29 @@ export function errorFields(e: unknown): Record<string, unknown> {
   return { message: scrubSecrets(String(e)) };
 }
 
+const LEVELS: Record<Level, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
+
+/** JSON.stringify that survives what a log field may hold: cycles and bigints. */
+function toJson(line: Record<string, unknown>): string {
+  const seen = new WeakSet<object>();
+  return JSON.stringify(line, (_k, v: unknown) => {
+    if (typeof v === 'bigint') return v.toString();
+    if (v !== null && typeof v === 'object') {
+      if (seen.has(v)) return '[Circular]';
+      seen.add(v);
+    }
+    return v;
+  });
+}
+
 export function createLogger(opts: { level?: Level; destination?: NodeJS.WritableStream | number } = {}): Logger {
-  const p: PinoLogger = pino(
-    {
-      level: opts.level ?? 'info',
-      base: { pid: process.pid },
-      timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
-    },
-    typeof opts.destination === 'object' ? opts.destination : pino.destination({ fd: opts.destination ?? 2, sync: true }),
-  );
+  let threshold = LEVELS[opts.level ?? 'info'];
+  const d = opts.destination;
+  const write: (line: string) => void =
+    typeof d === 'object' ? (line) => void d.write(line) : d === undefined || d === 2 ? (line) => void process.stderr.write(line) : (line) => void writeSync(d, line);
   const emit = (lvl: 'debug' | 'info' | 'warn' | 'error') => (event: string, fields: Record<string, unknown> = {}) => {
-    if (!p.isLevelEnabled(lvl)) return;
-    p[lvl]({ ...(scrubValue(fields) as object), event });
+    if (LEVELS[lvl] < threshold) return;
+    write(`${toJson({ level: lvl, time: new Date().toISOString(), pid: process.pid, ...(scrubValue(fields) as object), event })}\n`);
   };
   return {
     debug: emit('debug'),
@@ -70,7 +86,7 @@ export function createLogger(opts: { level?: Level; destination?: NodeJS.Writabl
     warn: emit('warn'),
     error: emit('error'),
     setLevel: (level) => {
-      p.level = level;
+      threshold = LEVELS[level];
     },
   };
 }
