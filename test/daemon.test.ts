@@ -130,6 +130,9 @@ test('renews short-lived certificates within their jittered window, at different
     assert.ok(['retry', 'renewal'].includes(retry.next_reason), retry.next_reason);
     assert.ok(Date.parse(retry.next_wake) > Date.parse(retry.time), `wakes later: ${retry.next_wake} after ${retry.time}`);
     assert.is(await health(), 503, '/healthz is unhealthy: a due renewal could not be made');
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const networkErrors = /^certrender_vault_errors_total\{status="network"\} (\d+)$/m.exec(metrics);
+    assert.ok(networkErrors && Number(networkErrors[1]) > 0, `Vault errors counted by status:\n${metrics.split('\n').filter((l) => l.includes('vault_errors')).join('\n')}`);
   } finally {
     ctx.bao!.resume();
   }

@@ -56,6 +56,7 @@ test('5xx is retried until it succeeds', async () => {
   const r = await b.write('pki/issue/server', { common_name: 'a.test' });
   assert.match(String(r.data?.certificate), /BEGIN CERTIFICATE/);
   assert.is(ctx.seen, 3, 'two failures then success');
+  assert.equal(b.stats(), { reads: 0, writes: 3, errors: 2, errorsByStatus: { '503': 2 } }, 'each attempt counted, failures by status');
 });
 
 test('5xx beyond the attempts is CR_VAULT_HTTP', async () => {
@@ -74,11 +75,13 @@ test('5xx beyond the attempts is CR_VAULT_HTTP', async () => {
 
 test('403 is not retried and names the token source, never the token', async () => {
   ctx.seen = 0;
+  const b403 = backend('not-a-real-token-value');
   try {
-    await backend('not-a-real-token-value').write('pki/issue/server', { common_name: 'a.test' });
+    await b403.write('pki/issue/server', { common_name: 'a.test' });
     assert.unreachable();
   } catch (e) {
     assert.is((e as { code: string }).code, 'CR_VAULT_AUTH');
+    assert.equal(b403.stats().errorsByStatus, { '403': 1 });
     assert.is(ctx.seen, 1);
     assert.not.ok(JSON.stringify({ m: (e as Error).message, h: (e as { hint?: string }).hint }).includes('not-a-real-token-value'));
   }
@@ -109,6 +112,7 @@ test('connection refused is retried then CR_VAULT_NETWORK', async () => {
   } catch (e) {
     assert.is((e as { code: string }).code, 'CR_VAULT_NETWORK');
     assert.is(slept, 2);
+    assert.equal(b.stats().errorsByStatus, { network: 3 });
   }
 });
 

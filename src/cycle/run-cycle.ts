@@ -17,7 +17,7 @@ import { dirname, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { CertrenderError } from '../errors.js';
 import type { LoadedConfig, TemplateConfig } from '../config/schema.js';
-import { limitRequests, type Backend } from '../issuer/backend.js';
+import { limitRequests, NO_REQUESTS, statsSince, type Backend, type RequestStats } from '../issuer/backend.js';
 import { errorFields, type Logger } from '../observe/logger.js';
 import { engineFor, loadEngine, type CompiledTemplate, type EngineName, type TemplateEngine } from '../template/engine.js';
 import { createRuntime, type FileWrite } from '../template/runtime.js';
@@ -103,7 +103,7 @@ export interface CycleReport {
   /** Hooks run (apply, then rollback if a rollback policy fired), or that would run (plan). */
   hooks: PhaseHookReport[];
   warnings: string[];
-  requests: { reads: number; writes: number; errors: number };
+  requests: RequestStats;
   nextRenewal?: string;
   /** When the earliest read used in this cycle is due to be fetched again. */
   nextRefresh?: string;
@@ -212,7 +212,7 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
     groups: [],
     hooks: [],
     warnings: [...loaded.warnings],
-    requests: { reads: 0, writes: 0, errors: 0 },
+    requests: NO_REQUESTS,
     durationMs: 0,
   };
   for (const w of loaded.warnings) logger.warn('config_warning', { message: w });
@@ -230,7 +230,7 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
   // Its request counts are reported per cycle (a daemon's backend outlives the cycle).
   let backend: Backend | undefined = opts.backend && limitRequests(opts.backend, config.max_concurrency);
   let opening: Promise<Backend> | undefined;
-  let statsBase = { reads: 0, writes: 0, errors: 0 };
+  let statsBase = NO_REQUESTS;
   const getBackend = (): Promise<Backend> => {
     if (backend) return Promise.resolve(backend);
     opening ??= (opts.openBackend ?? (() => openBackend({ loaded, stateDir: opts.stateDir, apply, now: opts.now, env: opts.env, logger })))().then((b) => {
@@ -746,10 +746,7 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
   report.nextRenewal = renewals[0];
   report.nextRefresh = nextRefresh === undefined ? undefined : new Date(nextRefresh).toISOString();
   report.backend = backend?.kind;
-  if (backend) {
-    const now = backend.stats();
-    report.requests = { reads: now.reads - statsBase.reads, writes: now.writes - statsBase.writes, errors: now.errors - statsBase.errors };
-  }
+  if (backend) report.requests = statsSince(backend.stats(), statsBase);
   report.durationMs = Date.now() - started;
   logger.info('cycle_done', {
     mode,

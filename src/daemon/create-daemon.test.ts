@@ -78,7 +78,7 @@ async function withDaemon(
 const withHook = { hook: { svc: { command: ['/bin/true'], order: 1 } }, template: [{ source: 'tpl/c.njk', destination: 'out/c.pem', notify: ['svc'] }] };
 
 const baseReport = (over: Partial<CycleReport>): CycleReport => ({
-  mode: 'apply', ok: true, stateDir: '/s', issuances: [], calls: [], files: [], groups: [], hooks: [], warnings: [], requests: { reads: 0, writes: 0, errors: 0 }, durationMs: 1, ...over,
+  mode: 'apply', ok: true, stateDir: '/s', issuances: [], calls: [], files: [], groups: [], hooks: [], warnings: [], requests: { reads: 0, writes: 0, errors: 0, errorsByStatus: {} }, durationMs: 1, ...over,
 });
 
 test('the token is renewed on its own timer, retried with backoff when renewal fails, and no more often than planned', async () => {

@@ -7,7 +7,7 @@ function manual() {
   const open: { path: string; answer: () => void; fail: () => void }[] = [];
   const request = (path: string) =>
     new Promise<any>((resolve, reject) => open.push({ path, answer: () => resolve({ data: { path } }), fail: () => reject(new Error(`failed ${path}`)) }));
-  const backend: Backend = { kind: 'vault', read: request, list: request, write: (p) => request(p), stats: () => ({ reads: 0, writes: 0, errors: 0 }) };
+  const backend: Backend = { kind: 'vault', read: request, list: request, write: (p) => request(p), stats: () => ({ reads: 0, writes: 0, errors: 0, errorsByStatus: {} }) };
   return { backend, open };
 }
 const tick = () => new Promise((r) => setImmediate(r));
@@ -35,7 +35,7 @@ test('the limited backend keeps the rest of the backend: kind, stats, token upke
   const b = limitRequests({ ...m.backend, token }, 1);
   assert.is(b.kind, 'vault');
   assert.is(b.token, token);
-  assert.equal(b.stats(), { reads: 0, writes: 0, errors: 0 });
+  assert.equal(b.stats(), { reads: 0, writes: 0, errors: 0, errorsByStatus: {} });
 });
 
 test.run();

@@ -12,11 +12,30 @@ export interface Backend {
   list(path: string): Promise<VaultResponse>;
   /** PUT/POST <path> with a JSON body. */
   write(path: string, body: Record<string, unknown>): Promise<VaultResponse>;
-  /** Requests made so far, by operation, for the cycle report and the bench. */
-  stats(): { reads: number; writes: number; errors: number };
+  /** Requests made so far, for the cycle report, the metrics and the bench. */
+  stats(): RequestStats;
   /** The Vault token's upkeep, for the daemon's timer (Vault only). */
   token?: TokenUpkeep;
 }
+
+export interface RequestStats {
+  reads: number;
+  writes: number;
+  /** Failed attempts (a retried request counts each time)... */
+  errors: number;
+  /** ...by HTTP status ("403", "503"), or "network" (no answer), "bad_response" (no usable body), "local" (local CA). */
+  errorsByStatus: Record<string, number>;
+}
+
+/** `now` minus `before`, field by field. */
+export function statsSince(now: RequestStats, before: RequestStats): RequestStats {
+  const byStatus = Object.entries(now.errorsByStatus)
+    .map(([k, n]) => [k, n - (before.errorsByStatus[k] ?? 0)] as const)
+    .filter(([, n]) => n > 0);
+  return { reads: now.reads - before.reads, writes: now.writes - before.writes, errors: now.errors - before.errors, errorsByStatus: Object.fromEntries(byStatus) };
+}
+
+export const NO_REQUESTS: RequestStats = Object.freeze({ reads: 0, writes: 0, errors: 0, errorsByStatus: Object.freeze({}) as Record<string, number> });
 
 export interface TokenUpkeep {
   /**

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { isIP } from 'node:net';
 import { CertrenderError } from '../errors.js';
 import type { LocalCaConfig } from '../config/schema.js';
-import type { Backend } from './backend.js';
+import type { Backend, RequestStats } from './backend.js';
 import type { VaultResponse } from '../template/vault-response.js';
 import { parseDuration } from '../config/duration.js';
 import { ensureDir, readJsonIfExists, writeFileAtomicSync } from '../state/state-dir.js';
@@ -85,7 +85,7 @@ async function withLock<T>(lockPath: string, fn: () => T): Promise<T> {
 
 export function createLocalCaBackend(opts: { stateDir: string; config: LocalCaConfig; readOnly: boolean; now?: () => Date }): Backend {
   const now = opts.now ?? (() => new Date());
-  const counts = { reads: 0, writes: 0, errors: 0 };
+  const counts: RequestStats = { reads: 0, writes: 0, errors: 0, errorsByStatus: {} };
   const cas = new Map<string, Promise<LocalCa>>();
 
   function loadCa(mount: string): LocalCa | undefined {
@@ -328,8 +328,9 @@ export function createLocalCaBackend(opts: { stateDir: string; config: LocalCaCo
       return await route(method, path, body);
     } catch (e) {
       counts.errors++;
+      counts.errorsByStatus.local = (counts.errorsByStatus.local ?? 0) + 1;
       throw e;
     }
   };
-  return { kind: 'local', read: counted('read'), list: counted('list'), write: counted('write'), stats: () => ({ ...counts }) };
+  return { kind: 'local', read: counted('read'), list: counted('list'), write: counted('write'), stats: () => ({ ...counts, errorsByStatus: { ...counts.errorsByStatus } }) };
 }

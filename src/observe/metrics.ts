@@ -23,7 +23,7 @@ export async function startMetrics(opts: { listen: string; now: () => Date }): P
   const renewAt = g('certrender_issuance_renew_at_seconds', 'renewal point of each issuance (unix seconds)', ['path']);
   const issuances = c('certrender_issuances_total', 'issuances by reason', ['reason']);
   const vaultRequests = c('certrender_vault_requests_total', 'backend requests by kind', ['kind']);
-  const vaultErrors = c('certrender_vault_errors_total', 'backend requests that failed');
+  const vaultErrors = c('certrender_vault_errors_total', 'backend requests that failed, by HTTP status (or network, bad_response, local)', ['status']);
   const cycleSeconds = new prom.Histogram({ name: 'certrender_cycle_duration_seconds', help: 'render cycle duration', registers: [registry], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
   const lastSuccess = g('certrender_last_successful_cycle_seconds', 'end of the last cycle without failure (unix seconds)');
   const cycles = c('certrender_cycles_total', 'cycles by outcome', ['outcome']);
@@ -59,7 +59,7 @@ export async function startMetrics(opts: { listen: string; now: () => Date }): P
       }
       vaultRequests.inc({ kind: 'read' }, report.requests.reads);
       vaultRequests.inc({ kind: 'write' }, report.requests.writes);
-      vaultErrors.inc(report.requests.errors);
+      for (const [status, n] of Object.entries(report.requests.errorsByStatus)) vaultErrors.inc({ status }, n);
       cycleSeconds.observe(report.durationMs / 1000);
       cycles.inc({ outcome: report.ok ? 'ok' : 'failed' });
       if (report.ok) lastSuccess.set(opts.now().getTime() / 1000);

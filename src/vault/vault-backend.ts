@@ -7,7 +7,7 @@ import { readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { CertrenderError } from '../errors.js';
-import type { Backend, TokenUpkeep } from '../issuer/backend.js';
+import type { Backend, RequestStats, TokenUpkeep } from '../issuer/backend.js';
 import type { Logger } from '../observe/logger.js';
 import type { VaultResponse } from '../template/vault-response.js';
 import type { VaultLogin, VaultSettings } from './vault-settings.js';
@@ -99,7 +99,11 @@ export function createVaultBackend(opts: { settings: VaultSettings; logger: Logg
     namespace: s.namespace,
   });
   if (s.tls.skipVerify) opts.logger.warn('vault_tls_verify_disabled', { address: s.address });
-  const counts = { reads: 0, writes: 0, errors: 0 };
+  const counts: RequestStats = { reads: 0, writes: 0, errors: 0, errorsByStatus: {} };
+  const countError = (status: string) => {
+    counts.errors++;
+    counts.errorsByStatus[status] = (counts.errorsByStatus[status] ?? 0) + 1;
+  };
   const loginBody = s.login ? loginRequest(s.login) : undefined;
   /**
    * The login's token, cached for the process; cleared to log in again once after a 403,
@@ -152,19 +156,15 @@ export function createVaultBackend(opts: { settings: VaultSettings; logger: Logg
     for (let attempt = 0; ; attempt++) {
       if (method !== 'PUT') counts.reads++;
       else counts.writes++;
+      let r: VaultResponse;
       try {
-        const r = await once(method, path, body, o.anonymous === true);
-        if (r === undefined || r === null || typeof r !== 'object') {
-          throw new CertrenderError('CR_VAULT_RESPONSE', `Vault returned an empty body for ${method} ${path}`, {
-            context: { path },
-          });
-        }
-        return r;
+        r = await once(method, path, body, o.anonymous === true);
       } catch (e) {
-        counts.errors++;
+        // A CertrenderError here comes from a login's own request, already counted.
         if (e instanceof CertrenderError) throw e;
         const status: number | undefined = (e as any)?.response?.statusCode;
         const netCode: string | undefined = (e as any)?.code;
+        countError(status === undefined ? 'network' : String(status));
         if (status === 403 && loginBody && !o.anonymous && !relogged) {
           // The cached login token may have expired or been revoked: log in again, once.
           relogged = true;
@@ -200,6 +200,11 @@ export function createVaultBackend(opts: { settings: VaultSettings; logger: Logg
           cause: e,
         });
       }
+      if (r === undefined || r === null || typeof r !== 'object') {
+        countError('bad_response');
+        throw new CertrenderError('CR_VAULT_RESPONSE', `Vault returned an empty body for ${method} ${path}`, { context: { path } });
+      }
+      return r;
     }
   }
 
@@ -252,6 +257,6 @@ export function createVaultBackend(opts: { settings: VaultSettings; logger: Logg
     read: (path) => call('GET', path),
     list: (path) => call('LIST', path),
     write: (path, body) => call('PUT', path, body),
-    stats: () => ({ ...counts }),
+    stats: () => ({ ...counts, errorsByStatus: { ...counts.errorsByStatus } }),
   };
 }
