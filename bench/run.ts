@@ -15,7 +15,8 @@
  *  - Vault requests: OpenBao's file audit log, entries added during the run, by operation;
  *  - max in-flight: an extra first run per tool on a fresh inventory, through a counting
  *    node:http proxy (timed runs go straight to OpenBao).
- * Then a certrender first and second run (fresh inventory) under `node --cpu-prof`, self
+ * Then a certrender first and second run (fresh inventory) under `node --cpu-prof` (over
+ * dist/cli/ rather than the bundle bin/certrender runs, so modules keep their names), self
  * time summed by package, and the cost of importing each package seen there, alone.
  * Builds first (`npm run build`: dist/, schema/); otherwise writes only to temp dirs, except
  * `--record`, which replaces the section between the markers in bench/RESULTS.md (appending
@@ -35,6 +36,8 @@ import { makeTempDir } from '../test/helpers/tmp.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CERTRENDER = join(ROOT, 'bin/certrender');
+/** The same CLI over dist/cli/ (unbundled), so the profile can name certrender's modules. */
+const UNBUNDLED_CLI = join(ROOT, 'bench/unbundled-cli.mjs');
 const DIST_URL = pathToFileURL(join(ROOT, 'dist/')).href;
 const GNU_TIME = '/usr/bin/time';
 const RESULTS = join(ROOT, 'bench/RESULTS.md');
@@ -315,7 +318,8 @@ async function cycleSection(baoBin: string): Promise<Section> {
   const profiles: Profile[] = [];
   for (const run of ['first', 'second']) {
     const dir = join(cr.dir, `prof-${run}`);
-    const r = await spawnTimed({ command: process.execPath, args: ['--cpu-prof', `--cpu-prof-dir=${dir}`, ...cr.args], cwd: cr.dir });
+    const args = cr.args.map((a) => (a === CERTRENDER ? UNBUNDLED_CLI : a));
+    const r = await spawnTimed({ command: process.execPath, args: ['--cpu-prof', `--cpu-prof-dir=${dir}`, ...args], cwd: cr.dir });
     if (r.code !== 0) throw new Error(`profiled ${run} run exited with ${r.code}:\n${r.stderr.slice(-3000)}`);
     profiles.push(readProfile(dir));
   }
@@ -407,7 +411,7 @@ async function cycleSection(baoBin: string): Promise<Section> {
     '',
     ...checks.map(([what, ok]) => `${ok ? 'PASS' : 'FAIL'} ${what}`),
     '',
-    `certrender under node --cpu-prof (fresh inventory; a profile starts after node's bootstrap): first run ${fmt(profiles[0].totalMs)} ms, second run ${fmt(profiles[1].totalMs)} ms profiled.`,
+    `certrender under node --cpu-prof (fresh inventory; unbundled, dist/cli/, to name modules; a profile starts after node's bootstrap): first run ${fmt(profiles[0].totalMs)} ms, second run ${fmt(profiles[1].totalMs)} ms profiled.`,
     `Self time by package ("import alone": ms to import that dependency in a fresh node, median of 3):`,
     '',
     profileTable('self time in', (p) => p.self, 8, (b) => fmt(imports.get(b))),
