@@ -105,6 +105,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
   let session: Promise<Backend> | undefined;
   let tokenTimer: { cancel(): void } | undefined;
   let tokenFailures = 0;
+  let renewing = false;
   let wake: { at: Date; reason: string } | undefined;
   let running: Promise<void> | undefined;
   let again = false;
@@ -171,8 +172,13 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     const cfg = loaded!;
     const open = opts.openBackend ?? (async () => (await import('../cycle/run-cycle.js')).openBackend({ loaded: cfg, stateDir, apply: true, now: () => clock.now(), env: opts.env, logger: log }));
     if (cfg.config.local_ca && !opts.openBackend) return open();
-    session ??= open();
-    session.catch(() => (session = undefined));
+    if (!session) {
+      const opening = open();
+      session = opening;
+      opening.catch(() => {
+        if (session === opening) session = undefined;
+      });
+    }
     return session;
   }
 
@@ -185,7 +191,8 @@ export function createDaemon(opts: DaemonOptions): Daemon {
   async function keepToken(): Promise<void> {
     const current = session;
     const upkeep = current && (await current.catch(() => undefined))?.token;
-    if (!upkeep || stopping || session !== current) return;
+    // A renewal in flight plans the next one itself.
+    if (!upkeep || stopping || renewing || session !== current) return;
     let at: Date | undefined;
     try {
       at = await upkeep.nextAt();
@@ -201,12 +208,15 @@ export function createDaemon(opts: DaemonOptions): Daemon {
 
   async function renewToken(current: Promise<Backend>): Promise<void> {
     tokenTimer = undefined;
+    renewing = true;
     try {
       await (await current).token!.renew();
+      renewing = false;
       tokenFailures = 0;
       metrics?.tokenRenewal('ok');
       await keepToken();
     } catch (e) {
+      renewing = false;
       tokenFailures++;
       metrics?.tokenRenewal('failed');
       const cap = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** (tokenFailures - 1));
