@@ -61,8 +61,19 @@ interface Requests {
   otherPaths: string[];
 }
 
+/** Where a first run's wall time goes, from the spawn's clock and OpenBao's audit log (ms). */
+interface Phases {
+  /** Spawn to the first pki/issue request reaching OpenBao: start-up, config, templates, client. */
+  lead: number;
+  /** First pki/issue request to the last pki/issue response: OpenBao issuing. */
+  issuing: number;
+  /** Last pki/issue response to exit: rendering, validation, writing. */
+  tail: number;
+}
+
 interface Run {
   wallMs: number;
+  phases?: Phases;
   rssKiB: number;
   cpuMs: number;
   /** certrender's own cycle duration (its cycle_done log line). */
@@ -126,10 +137,11 @@ function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 }
 
 /** Runs a command to its exit; with timeFile, under GNU time writing "maxRSS-KiB user-s sys-s" there. */
-function spawnTimed(opts: { command: string; args: string[]; cwd: string; env?: Record<string, string>; timeFile?: string }): Promise<{ wallMs: number; code: number | null; stderr: string }> {
+function spawnTimed(opts: { command: string; args: string[]; cwd: string; env?: Record<string, string>; timeFile?: string }): Promise<{ wallMs: number; startedAt: number; code: number | null; stderr: string }> {
   const [cmd, argv] = opts.timeFile ? [GNU_TIME, ['-f', '%M %U %S', '-o', opts.timeFile, opts.command, ...opts.args]] : [opts.command, opts.args];
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
+    const startedAt = Date.now();
     const child = spawn(cmd, argv, { cwd: opts.cwd, env: childEnv(opts.env), stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (c) => (stderr += c));
@@ -137,7 +149,7 @@ function spawnTimed(opts: { command: string; args: string[]; cwd: string; env?: 
     child.once('error', reject);
     child.once('close', (code) => {
       clearTimeout(timer);
-      resolve({ wallMs: Number(process.hrtime.bigint() - start) / 1e6, code, stderr });
+      resolve({ wallMs: Number(process.hrtime.bigint() - start) / 1e6, startedAt, code, stderr });
     });
   });
 }
@@ -161,10 +173,16 @@ async function measure(bao: OpenBao, inv: Inventory, label: string): Promise<Run
   const before = (await bao.auditEntries()).length;
   const r = await spawnTimed({ command: inv.command, args: inv.args, cwd: inv.dir, env: inv.env, timeFile });
   if (r.code !== 0) throw new Error(`${label} exited with ${r.code}:\n${r.stderr.slice(-3000)}`);
-  const requests = classify((await bao.auditEntries()).slice(before));
+  const entries = (await bao.auditEntries()).slice(before);
+  const requests = classify(entries);
+  const issueTimes = (type: string) => entries.filter((e) => e.type === type && e.request?.path.startsWith('pki/issue/')).map((e) => Date.parse(e.time));
+  const [sent, answered] = [issueTimes('request'), issueTimes('response')];
+  const phases = sent.length && answered.length
+    ? { lead: Math.min(...sent) - r.startedAt, issuing: Math.max(...answered) - Math.min(...sent), tail: r.startedAt + r.wallMs - Math.max(...answered) }
+    : undefined;
   const [rssKiB, user, sys] = readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
   const cycle = /"event":"cycle_done".*"duration_ms":(\d+)/.exec(r.stderr)?.[1];
-  return { wallMs: r.wallMs, rssKiB, cpuMs: (user + sys) * 1000, cycleMs: cycle ? Number(cycle) : undefined, requests };
+  return { wallMs: r.wallMs, phases, rssKiB, cpuMs: (user + sys) * 1000, cycleMs: cycle ? Number(cycle) : undefined, requests };
 }
 
 /** Every service's cert is for its name, signed by the CA, and its key matches: [certs ok, pairs matching]. */
@@ -336,33 +354,19 @@ async function cycleSection(baoBin: string): Promise<Section> {
     const xs = runs.map(f).filter((x): x is number => x !== undefined);
     return xs.length ? median(xs) : undefined;
   };
-  const rows: (string | number)[][] = [];
-  for (const [tool, r] of results) {
-    rows.push([
-      tool,
-      `first (median / min of ${REPEATS})`,
-      `${fmt(med(r.firsts, (x) => x.wallMs))} / ${fmt(Math.min(...r.firsts.map((x) => x.wallMs)))}`,
-      fmt(med(r.firsts, (x) => x.cpuMs)),
-      fmt(mb(med(r.firsts, (x) => x.rssKiB)!), 1),
-      fmt(med(r.firsts, (x) => x.cycleMs)),
-      maxOf(r.firsts, (x) => x.issue),
-      maxOf(r.firsts, (x) => x.otherWrites),
-      maxOf(r.firsts, (x) => x.reads),
-      r.maxInFlight,
-    ]);
-    rows.push([
-      tool,
-      `second (median / min of ${REPEATS})`,
-      `${fmt(med(r.second, (x) => x.wallMs))} / ${fmt(Math.min(...r.second.map((x) => x.wallMs)))}`,
-      fmt(med(r.second, (x) => x.cpuMs)),
-      fmt(mb(med(r.second, (x) => x.rssKiB)!), 1),
-      fmt(med(r.second, (x) => x.cycleMs)),
-      maxOf(r.second, (x) => x.issue),
-      maxOf(r.second, (x) => x.otherWrites),
-      maxOf(r.second, (x) => x.reads),
-      '',
-    ]);
-  }
+  const row = (tool: string, label: string, runs: Run[], inFlight: number | string) => [
+    tool,
+    `${label} (median / min of ${REPEATS})`,
+    `${fmt(med(runs, (x) => x.wallMs))} / ${fmt(Math.min(...runs.map((x) => x.wallMs)))}`,
+    fmt(med(runs, (x) => x.cpuMs)),
+    fmt(mb(med(runs, (x) => x.rssKiB)!), 1),
+    fmt(med(runs, (x) => x.cycleMs)),
+    maxOf(runs, (x) => x.issue),
+    maxOf(runs, (x) => x.otherWrites),
+    maxOf(runs, (x) => x.reads),
+    inFlight,
+  ];
+  const rows = [...results].flatMap(([tool, r]) => [row(tool, 'first', r.firsts, r.maxInFlight), row(tool, 'second', r.second, '')]);
   const ratio = (x: number, y: number) => `${(x / y).toFixed(2)}x`;
   const cSecondWall = med(c.second, (x) => x.wallMs)!;
   const firstWall = (r: ToolResult) => med(r.firsts, (x) => x.wallMs)!;
@@ -400,6 +404,15 @@ async function cycleSection(baoBin: string): Promise<Section> {
     `OpenBao; max in-flight comes from one more first run through a counting proxy. Load average (1 min): ${fmt(loadAtStart, 2)} at start, ${fmt(loadAtEnd, 2)} at end.`,
     '',
     table(['tool', 'run', 'wall ms', 'CPU ms', 'peak RSS MB', 'in-cycle ms', 'issue writes', 'other writes', 'reads', 'max in-flight'], rows),
+    '',
+    `Where a first run's wall time goes (median of ${REPEATS}; spawn clock against OpenBao's audit log): lead = spawn to the first pki/issue`,
+    `request at OpenBao; issuing = first pki/issue request to last response; tail = last response to exit.`,
+    '',
+    table(
+      ['tool', 'lead ms', 'issuing ms', 'tail ms'],
+      [...results].map(([tool, r]) => [tool, ...(['lead', 'issuing', 'tail'] as const).map((k) => fmt(med(r.firsts, (x) => x.phases?.[k])))]),
+      1,
+    ),
     '',
     `certrender / bao agent (medians): wall first ${ratio(firstWall(c), firstWall(a))}, second ${ratio(cSecondWall, med(a.second, (x) => x.wallMs)!)}; ` +
       `peak RSS first ${ratio(firstRss(c), firstRss(a))}, second ${ratio(med(c.second, (x) => x.rssKiB)!, med(a.second, (x) => x.rssKiB)!)}`,

@@ -47,8 +47,14 @@ function fakeClock(start: Date) {
 
 /** A config and template in a fresh temp dir, a daemon on a fake clock; `body` runs, the dir goes. */
 async function withDaemon(
-  opts: { config: Record<string, unknown>; ttl: string; start: Date; openBackend?: (dir: string, clock: Clock) => () => Promise<Backend> },
-  body: (d: Daemon, f: ReturnType<typeof fakeClock>) => Promise<void>,
+  opts: {
+    config: Record<string, unknown>;
+    ttl: string;
+    start: Date;
+    openBackend?: (dir: string, clock: Clock) => () => Promise<Backend>;
+    schedule?: (cron: string, tick: () => void) => { stop(): void };
+  },
+  body: (d: Daemon, f: ReturnType<typeof fakeClock>, dir: string) => Promise<void>,
 ) {
   const dir = mkdtempSync(join(tmpdir(), 'cr-daemon-'));
   try {
@@ -65,9 +71,10 @@ async function withDaemon(
       random: () => 0,
       io: { watch: false, cron: false, signals: false },
       openBackend: opts.openBackend?.(dir, f.clock),
+      schedule: opts.schedule,
     });
     await d.start();
-    await body(d, f);
+    await body(d, f, dir);
     await d.stop();
     assert.is(await d.done, 0);
   } finally {
@@ -182,28 +189,14 @@ test('a renewal that would restart a service waits for the maintenance window', 
 });
 
 test('check_schedule ticks re-check disk and state: a deleted file comes back without a new issuance', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cr-daemon-'));
-  try {
-    mkdirSync(join(dir, 'tpl'));
-    writeFileSync(join(dir, 'tpl/c.njk'), '{{ secret("pki/issue/d", "common_name=d.test").Data.certificate }}');
-    writeFileSync(join(dir, 'c.json'), JSON.stringify({ state_dir: 'state', local_ca: {}, check_schedule: '*/5 * * * *', template: [{ source: 'tpl/c.njk', destination: 'out/c.pem' }] }));
-    const f = fakeClock(new Date('2026-12-01T12:00:00Z'));
-    const ticks: { cron: string; tick: () => void; stopped: boolean }[] = [];
-    const d = createDaemon({
-      configPaths: ['c.json'],
-      cwd: dir,
-      env: {},
-      logger: silentLogger,
-      clock: f.clock,
-      random: () => 0,
-      io: { watch: false, cron: false, signals: false },
-      schedule: (cron, tick) => {
-        const t = { cron, tick, stopped: false };
-        ticks.push(t);
-        return { stop: () => void (t.stopped = true) };
-      },
-    });
-    await d.start();
+  const ticks: { cron: string; tick: () => void; stopped: boolean }[] = [];
+  const schedule = (cron: string, tick: () => void) => {
+    const t = { cron, tick, stopped: false };
+    ticks.push(t);
+    return { stop: () => void (t.stopped = true) };
+  };
+  const config = { local_ca: {}, check_schedule: '*/5 * * * *', template: [{ source: 'tpl/c.njk', destination: 'out/c.pem' }] };
+  await withDaemon({ config, ttl: '720h', start: new Date('2026-12-01T12:00:00Z'), schedule }, async (d, f, dir) => {
     assert.equal(ticks.map((t) => t.cron), ['*/5 * * * *']);
     const cert = readFileSync(join(dir, 'out/c.pem'));
     const first = d.lastReport();
@@ -214,11 +207,8 @@ test('check_schedule ticks re-check disk and state: a deleted file comes back wi
     for (let i = 0; i < 500 && d.lastReport() === first; i++) await new Promise((r) => setTimeout(r, 10));
     assert.ok(readFileSync(join(dir, 'out/c.pem')).equals(cert), 'restored byte-identical');
     assert.equal(d.lastReport()!.issuances.map((i) => i.action), ['reuse']);
-    await d.stop();
-    assert.ok(ticks[0].stopped, 'the schedule stops with the daemon');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
+  assert.ok(ticks[0].stopped, 'the schedule stops with the daemon');
 });
 
 test('a window that comes after expiry does not hold the renewal back', async () => {
