@@ -87,7 +87,8 @@ export const COMMANDS: { name: CommandName; usage?: string; describe: string | f
   },
   {
     name: 'run',
-    describe: 'the daemon: renew on time, restore drifted files, reload on SIGHUP or edits; stops on SIGTERM',
+    describe:
+      'the daemon: renew on time, restore drifted files, reload on SIGHUP or edits, keep its Vault token alive (renew_token); SIGUSR1 checks now; stops on SIGTERM',
     examples: [['$0 run --config /etc/certrender.d', 'under systemd: see examples/systemd/certrender.service']],
   },
   {
