@@ -181,7 +181,8 @@ async function measure(bao: OpenBao, inv: Inventory, label: string): Promise<Run
     ? { lead: Math.min(...sent) - r.startedAt, issuing: Math.max(...answered) - Math.min(...sent), tail: r.startedAt + r.wallMs - Math.max(...answered) }
     : undefined;
   const [rssKiB, user, sys] = readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
-  const cycle = /"event":"cycle_done".*"duration_ms":(\d+)/.exec(r.stderr)?.[1];
+  const done = r.stderr.split('\n').find((l) => l.includes('"event":"cycle_done"'));
+  const cycle = done && /"duration_ms":(\d+)/.exec(done)?.[1];
   return { wallMs: r.wallMs, phases, rssKiB, cpuMs: (user + sys) * 1000, cycleMs: cycle ? Number(cycle) : undefined, requests };
 }
 
