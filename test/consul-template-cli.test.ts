@@ -32,11 +32,12 @@ async function workdir(): Promise<string> {
   return dir;
 }
 
-test('-config DIR -once: the directory merged in lexical order, pid_file written and removed, flags win', async () => {
+test('the built binary (the bundle), -config DIR -once: the directory merged in lexical order, pid_file written and removed, flags win', async () => {
   const dir = await workdir();
   await writeFile(join(dir, 'conf.d', '10-vault.hcl'), `vault {\n  address = "http://127.0.0.1:1"\n  retry {\n    enabled = false\n  }\n}\nwait {\n  min = "2s"\n}\npid_file = "ct.pid"\n`);
   await writeFile(join(dir, 'conf.d', '20-tpl.hcl'), `template {\n  source = "cert.tpl"\n  destination = "out/cert.pem"\n  command = "touch reloaded"\n}\n`);
-  const r = await runCli(['-config', 'conf.d', '-vault-addr', ctx.bao!.addr, '-once', '-log-level=info'], { cwd: dir, env: { VAULT_TOKEN: ctx.bao!.token, CERTRENDER_STATE_DIR: join(dir, 'state') } });
+  // bin/certrender, as fleets run it: the bundle's Vault client (node-vault) talks to OpenBao.
+  const r = await runCli(['-config', 'conf.d', '-vault-addr', ctx.bao!.addr, '-once', '-log-level=info'], { cwd: dir, env: { VAULT_TOKEN: ctx.bao!.token, CERTRENDER_STATE_DIR: join(dir, 'state') }, bin: 'dist' });
   assert.is(r.code, 0, r.stderr);
   const cert = new X509Certificate(await readFile(join(dir, 'out/cert.pem')));
   assert.match(cert.subject, /CN=ct\.test/);
