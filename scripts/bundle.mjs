@@ -5,13 +5,15 @@
 // every other dependency stays external, loaded from node_modules as before (several are
 // CommonJS and some are only loaded on the paths that need them). dist/bundle/ sits at
 // the same depth as dist/cli/, so paths relative to import.meta.url still resolve.
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const root = new URL('..', import.meta.url);
 const { dependencies } = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));
 const INLINED = ['zod'];
 
+// Chunk names are content hashes: clear the old ones.
+rmSync(new URL('dist/bundle', root), { recursive: true, force: true });
 await build({
   absWorkingDir: root.pathname,
   entryPoints: ['dist/cli/main.js'],
