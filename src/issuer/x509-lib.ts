@@ -1,6 +1,7 @@
 /**
- * @peculiar/x509 loaded on demand: it costs ~150 ms at start-up, and a cycle that
- * issues nothing new never needs it. `reflect-metadata` must be imported first.
+ * @peculiar/x509 loaded on demand: it costs ~150 ms at start-up, and only building
+ * certificates and CSRs needs it (the local CA, shared-key CSRs); validation reads
+ * certificates without it (src/pki/x509-facts.ts). `reflect-metadata` must be imported first.
  */
 import { webcrypto } from 'node:crypto';
 
