@@ -121,9 +121,21 @@ interface Prepared {
   error?: string;
   uid?: number;
   gid?: number;
+  /** The source names writeToFile: its outputs are known only once rendered with data. */
+  writesFiles?: boolean;
 }
 
 type Blocked = { status: 'unknown' | 'failed' | 'rejected'; reason: string };
+
+/** What finishing a set of templates produced: its outputs and groups, and how each group ended. */
+interface Finished {
+  outputs: DesiredOutput[];
+  groups: PlannedGroup[];
+  disk: Map<string, OnDisk>;
+  results: Map<string, GroupReport['status']>;
+  groupProblems: Map<string, string[]>;
+  appendMarks: Map<string, string>;
+}
 
 const MAX_DISCOVERY_PASSES = 5;
 
@@ -150,6 +162,7 @@ async function prepareTemplates(loaded: LoadedConfig): Promise<Prepared[]> {
       } else {
         text = t.contents!;
       }
+      p.writesFiles = /\bwriteToFile\b/.test(text);
       const engineName = engineFor(t);
       let engine = engines.get(engineName);
       if (!engine) engines.set(engineName, (engine = await loadEngine(engineName)));
@@ -490,38 +503,250 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
     logger.info('issuance_issued', { path: call.path, destinations, reason: decision.reason, serial: record.serial, not_after: record.notAfter, renew_at: record.renewAt });
   };
 
-  for (let pass = 0; ; pass++) {
-    const unknown = new Map<string, { call: VaultCall; destinations: Set<string> }>();
-    for (const t of templates) {
-      if (!t.compiled) continue;
-      const calls = new Map<string, VaultCall>();
-      const writes: FileWrite[] = [];
-      const runtime = createRuntime({
-        onWrite: (w) => writes.push(w),
-        now: opts.now,
-        resolver: { lookup: (c) => responses.get(callId(c)) },
-        onCall: (c, known) => {
-          const id = callId(c);
-          calls.set(id, c);
-          if (!known && !blockedCalls.has(id)) {
-            const u = unknown.get(id) ?? { call: c, destinations: new Set<string>() };
-            u.destinations.add(t.destination);
-            unknown.set(id, u);
-          }
-        },
-        baseDir: loaded.baseDir,
-        env: opts.env,
-        functionDenylist: t.config.function_denylist,
-        sandboxPath: t.config.sandbox_path,
-      });
-      callsOf.set(t.index, calls);
-      try {
-        rendered.set(t.index, { content: t.compiled.render(runtime), writes });
-      } catch (e) {
-        if (!(e instanceof CertrenderError)) throw e;
-        rendered.set(t.index, { error: e.message + (e.hint ? ` (${e.hint})` : ''), writes });
+  const journalDir = resolve(opts.stateDir, 'journal');
+  const atomicDirs = new Map(config.atomic_dir.map((a) => [resolve(loaded.baseDir, a.path), a]));
+
+  // -- finishing a set of templates: desired outputs, groups, validation, swap
+  const writesOf = (index: number) => rendered.get(index)?.writes ?? [];
+  const finish = async (subset: Prepared[]): Promise<Finished> => {
+    // -- desired outputs: each template's destination, and its writeToFile targets in the same group
+    const snaps = await snapshotFiles([...new Set(subset.flatMap((t) => [t.destination, ...writesOf(t.index).map((w) => w.path)]))]);
+    const disk = new Map<string, OnDisk>(snaps.map((s) => [s.path, s]));
+    const appendMarks = new Map<string, string>();
+    const outputs: DesiredOutput[] = [];
+    for (const t of subset) {
+      const calls = [...(callsOf.get(t.index)?.entries() ?? [])];
+      const links = [...calls.filter(([, c]) => issuanceTarget(c)).map(([id]) => id), `t:${t.index}`];
+      const base = { index: t.index, name: t.name, destination: t.destination, links, perms: t.config.perms, uid: t.uid, gid: t.gid, backup: t.config.backup, createDirs: t.config.create_dest_dirs };
+      const r = rendered.get(t.index);
+      const blocked: Blocked | undefined = t.error
+        ? { status: 'failed', reason: t.error }
+        : (calls.map(([id]) => blockedCalls.get(id)).find((b) => b !== undefined) ??
+          (r?.error !== undefined ? { status: 'failed', reason: r.error } : undefined));
+      outputs.push(blocked ? { ...base, blocked } : { ...base, content: r!.content });
+      if (blocked) continue;
+      for (const w of writesOf(t.index)) {
+        const where = `${t.name}: writeToFile ${w.path}`;
+        let uid: number | undefined;
+        let gid: number | undefined;
+        let wBlocked: Blocked | undefined;
+        try {
+          uid = resolveOwner('user', w.user, where);
+          gid = resolveOwner('group', w.group, where);
+        } catch (e) {
+          if (!(e instanceof CertrenderError)) throw e;
+          wBlocked = { status: 'failed', reason: e.message };
+        }
+        const data = w.content + (w.flags.includes('newline') ? '\n' : '');
+        let content = data;
+        if (w.flags.includes('append')) {
+          // Append only when the data changed since the last append, so an unchanged run writes nothing.
+          const mark = shortHash(data, 32);
+          const existing = disk.get(w.path)?.content?.toString('utf8') ?? '';
+          content = store.getAppendMark(w.path) === mark ? existing : existing + data;
+          appendMarks.set(w.path, mark);
+        }
+        outputs.push({
+          ...base,
+          destination: w.path,
+          perms: w.mode,
+          uid,
+          gid,
+          backup: false,
+          createDirs: true,
+          ...(wBlocked ? { blocked: wBlocked } : { content }),
+        });
       }
     }
+    const groups = planGroups({ outputs, disk });
+
+    // -- validate the files that would change (unchanged bytes were validated when written)
+    const anchorsOfTemplate = (index: number): string[] => {
+      const mounts = new Set<string>();
+      for (const c of callsOf.get(index)?.values() ?? []) {
+        const m = issuanceTarget(c)?.mount ?? (c.kind === 'read' ? PKI_CA_READ.exec(c.path)?.[1] : undefined);
+        if (m) mounts.add(m);
+      }
+      const list = [...mounts].map(anchorsFor).filter((a): a is string => a !== undefined);
+      return trustAnchor ? [trustAnchor] : list;
+    };
+    const rejected = new Map<string, string[]>();
+    for (const g of groups) {
+      if (g.status !== 'changed') continue;
+      const problems: string[] = [];
+      for (const o of g.outputs) {
+        if (o.change !== 'create' && o.change !== 'update') continue;
+        const text = o.content!.toString('utf8');
+        if (!isPemLike(text)) continue;
+        const problem = await checkRenderedFile({ text, anchors: anchorsOfTemplate(o.index), now: opts.now() });
+        if (problem === 'not_pem') {
+          const msg = `${o.name} -> ${o.destination}: PEM markers are not on lines of their own (a chain printed as a Go list, or blocks glued together); written as consul-template would, not validated`;
+          report.warnings.push(msg);
+          logger.warn('file_not_pem', { template: o.name, destination: o.destination });
+        } else if (problem) {
+          problems.push(`${o.name} -> ${o.destination}: ${problem}`);
+        }
+      }
+      if (problems.length) rejected.set(g.id, problems);
+    }
+
+    // -- swap
+    const dirBatches = new Map<string, { groups: PlannedGroup[] }>();
+    const results = new Map<string, GroupReport['status']>();
+    const groupProblems = new Map<string, string[]>();
+    const plain: PlannedGroup[] = [];
+    for (const g of groups) {
+      const dests = g.outputs.map((o) => o.destination);
+      if (g.status === 'blocked') {
+        const st = g.outputs.map((o) => outputs.find((x) => x.destination === o.destination)?.blocked?.status).find((s) => s !== undefined) ?? 'failed';
+        results.set(g.id, st === 'unknown' ? 'unknown' : st === 'rejected' ? 'rejected' : 'failed');
+        groupProblems.set(g.id, g.problems);
+        continue;
+      }
+      if (rejected.has(g.id)) {
+        results.set(g.id, 'rejected');
+        groupProblems.set(g.id, rejected.get(g.id)!);
+        continue;
+      }
+      if (g.status === 'unchanged') {
+        results.set(g.id, 'unchanged');
+        continue;
+      }
+      if (!apply) {
+        results.set(g.id, 'would_write');
+        continue;
+      }
+      const inAtomic = dests.map((d) => dirname(d)).find((d) => atomicDirs.has(d));
+      if (inAtomic) {
+        const batch = dirBatches.get(inAtomic) ?? { groups: [] };
+        batch.groups.push(g);
+        dirBatches.set(inAtomic, batch);
+        continue;
+      }
+      plain.push(g);
+    }
+    // Groups share no file and each has its own journal: they swap side by side (each one's
+    // dozens of fs round trips and fsyncs would otherwise queue behind the others').
+    await boundedAll(plain, SWAP_CONCURRENCY, async (g) => {
+      try {
+        const changed = g.outputs.filter((o) => o.change !== 'none');
+        await swapFiles({ groupId: g.id, outputs: changed, journalDir, pause: opts.pause });
+        results.set(g.id, 'written');
+      } catch (e) {
+        if (!(e instanceof CertrenderError)) throw e;
+        results.set(g.id, 'failed');
+        groupProblems.set(g.id, [e.message]);
+      }
+    });
+    for (const [dir, batch] of dirBatches) {
+      const { swapAtomicDir } = await import('../fs/swap-group.js');
+      const files = batch.groups.flatMap((g) => g.outputs.filter((o) => dirname(o.destination) === dir && o.change !== 'none'));
+      const outside = batch.groups.flatMap((g) => g.outputs.filter((o) => dirname(o.destination) !== dir && o.change !== 'none'));
+      try {
+        await swapAtomicDir({
+          dir,
+          keep: atomicDirs.get(dir)!.keep,
+          journalDir,
+          pause: opts.pause,
+          files: files.map((o) => ({ name: o.destination.slice(dir.length + 1), content: o.content!, mode: o.mode!, uid: o.uid, gid: o.gid })),
+        });
+        for (const g of batch.groups) {
+          const rest = outside.filter((o) => g.outputs.includes(o));
+          if (rest.length) await swapFiles({ groupId: g.id, outputs: rest, journalDir, pause: opts.pause });
+          results.set(g.id, 'written');
+        }
+      } catch (e) {
+        if (!(e instanceof CertrenderError)) throw e;
+        for (const g of batch.groups) {
+          results.set(g.id, 'failed');
+          groupProblems.set(g.id, [e.message]);
+        }
+      }
+    }
+    return { outputs, groups, disk, results, groupProblems, appendMarks };
+  };
+
+  /**
+   * Pass 0 of an apply: one gate per set of templates bound by an issuance or a destination
+   * (the groups planGroups will make of them), waiting for that set's calls. When they are
+   * answered, the set is rendered again; if it needs nothing more, it is finished now.
+   */
+  const streamingGates = (fetched: Map<string, Promise<void>>): Promise<void>[] => {
+    const parent = templates.map((_, i) => i);
+    const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i])));
+    const seen = new Map<string, number>();
+    templates.forEach((t, i) => {
+      const keys = [`d:${t.destination}`, ...[...(callsOf.get(t.index) ?? [])].filter(([, c]) => issuanceTarget(c)).map(([id]) => `l:${id}`)];
+      for (const key of keys) {
+        const prev = seen.get(key);
+        if (prev === undefined) seen.set(key, i);
+        else parent[find(i)] = find(prev);
+      }
+    });
+    const sets = new Map<number, Prepared[]>();
+    templates.forEach((t, i) => sets.set(find(i), [...(sets.get(find(i)) ?? []), t]));
+    const gates: Promise<void>[] = [];
+    for (const members of sets.values()) {
+      if (members.some((t) => !t.compiled || t.writesFiles || atomicDirs.has(dirname(t.destination)))) continue;
+      const waits = [...new Set(members.flatMap((t) => [...(callsOf.get(t.index)?.keys() ?? [])]))].map((id) => fetched.get(id)).filter((w) => w !== undefined);
+      if (!waits.length) continue;
+      gates.push(
+        Promise.all(waits).then(() => {
+          const unknown: Unknown = new Map();
+          for (const t of members) renderOne(t, unknown);
+          if (unknown.size > 0) return; // it needs more: the next pass renders it with the others
+          for (const t of members) finalized.add(t.index);
+          const done = finish(members);
+          done.catch(() => {}); // awaited after the passes; this keeps an early failure from counting as unhandled
+          finishing.push(done);
+        }),
+      );
+    }
+    return gates;
+  };
+
+  type Unknown = Map<string, { call: VaultCall; destinations: Set<string> }>;
+  /** Renders template t against the responses so far; a call not answered yet goes to `unknown`. */
+  const renderOne = (t: Prepared, unknown: Unknown) => {
+    if (!t.compiled) return;
+    const calls = new Map<string, VaultCall>();
+    const writes: FileWrite[] = [];
+    const runtime = createRuntime({
+      onWrite: (w) => writes.push(w),
+      now: opts.now,
+      resolver: { lookup: (c) => responses.get(callId(c)) },
+      onCall: (c, known) => {
+        const id = callId(c);
+        calls.set(id, c);
+        if (!known && !blockedCalls.has(id)) {
+          const u = unknown.get(id) ?? { call: c, destinations: new Set<string>() };
+          u.destinations.add(t.destination);
+          unknown.set(id, u);
+        }
+      },
+      baseDir: loaded.baseDir,
+      env: opts.env,
+      functionDenylist: t.config.function_denylist,
+      sandboxPath: t.config.sandbox_path,
+    });
+    callsOf.set(t.index, calls);
+    try {
+      rendered.set(t.index, { content: t.compiled.render(runtime), writes });
+    } catch (e) {
+      if (!(e instanceof CertrenderError)) throw e;
+      rendered.set(t.index, { error: e.message + (e.hint ? ` (${e.hint})` : ''), writes });
+    }
+  };
+
+  // Streaming (apply): a set of templates bound by the same issuances is finished (planned,
+  // validated, swapped) as soon as its own calls are answered, while other requests are in
+  // flight, instead of after the last answer. Only where that cannot change what is written:
+  // no writeToFile (its targets are known only once rendered), nothing in an atomic_dir.
+  const finalized = new Set<number>();
+  const finishing: Promise<Finished>[] = [];
+  for (let pass = 0; ; pass++) {
+    const unknown: Unknown = new Map();
+    for (const t of templates) if (!finalized.has(t.index)) renderOne(t, unknown);
     if (unknown.size === 0) break;
     if (pass >= MAX_DISCOVERY_PASSES) {
       for (const [id, u] of unknown) blockedCalls.set(id, { status: 'failed', reason: `call ${u.call.path} still unresolved after ${MAX_DISCOVERY_PASSES} passes` });
@@ -529,169 +754,24 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
     }
     // Reads first, then issuances and other writes; the backend bounds the requests in flight.
     const all = [...unknown.values()].map((u) => ({ call: u.call, destinations: [...u.destinations].sort() }));
+    const fetched = new Map<string, Promise<void>>();
     const reads = all.filter((u) => u.call.kind !== 'write');
-    const writes = all.filter((u) => u.call.kind === 'write');
-    await Promise.all(reads.map((u) => fetchOne(u.call, u.destinations)));
-    await Promise.all(writes.map((u) => fetchOne(u.call, u.destinations)));
+    for (const u of reads) fetched.set(callId(u.call), fetchOne(u.call, u.destinations));
+    const readsDone = Promise.all(reads.map((u) => fetched.get(callId(u.call))));
+    for (const u of all) if (u.call.kind === 'write') fetched.set(callId(u.call), readsDone.then(() => fetchOne(u.call, u.destinations)));
+    const gates = apply && pass === 0 ? streamingGates(fetched) : [];
+    await Promise.all([...fetched.values(), ...gates]);
   }
 
-  // -- desired outputs: each template's destination, and its writeToFile targets in the same group
-  const writesOf = (index: number) => rendered.get(index)?.writes ?? [];
-  const snaps = await snapshotFiles([...new Set(templates.flatMap((t) => [t.destination, ...writesOf(t.index).map((w) => w.path)]))]);
-  const disk = new Map<string, OnDisk>(snaps.map((s) => [s.path, s]));
-  const appendMarks = new Map<string, string>();
-  const outputs: DesiredOutput[] = [];
-  for (const t of templates) {
-    const calls = [...(callsOf.get(t.index)?.entries() ?? [])];
-    const links = [...calls.filter(([, c]) => issuanceTarget(c)).map(([id]) => id), `t:${t.index}`];
-    const base = { index: t.index, name: t.name, destination: t.destination, links, perms: t.config.perms, uid: t.uid, gid: t.gid, backup: t.config.backup, createDirs: t.config.create_dest_dirs };
-    const r = rendered.get(t.index);
-    const blocked: Blocked | undefined = t.error
-      ? { status: 'failed', reason: t.error }
-      : (calls.map(([id]) => blockedCalls.get(id)).find((b) => b !== undefined) ??
-        (r?.error !== undefined ? { status: 'failed', reason: r.error } : undefined));
-    outputs.push(blocked ? { ...base, blocked } : { ...base, content: r!.content });
-    if (blocked) continue;
-    for (const w of writesOf(t.index)) {
-      const where = `${t.name}: writeToFile ${w.path}`;
-      let uid: number | undefined;
-      let gid: number | undefined;
-      let wBlocked: Blocked | undefined;
-      try {
-        uid = resolveOwner('user', w.user, where);
-        gid = resolveOwner('group', w.group, where);
-      } catch (e) {
-        if (!(e instanceof CertrenderError)) throw e;
-        wBlocked = { status: 'failed', reason: e.message };
-      }
-      const data = w.content + (w.flags.includes('newline') ? '\n' : '');
-      let content = data;
-      if (w.flags.includes('append')) {
-        // Append only when the data changed since the last append, so an unchanged run writes nothing.
-        const mark = shortHash(data, 32);
-        const existing = disk.get(w.path)?.content?.toString('utf8') ?? '';
-        content = store.getAppendMark(w.path) === mark ? existing : existing + data;
-        appendMarks.set(w.path, mark);
-      }
-      outputs.push({
-        ...base,
-        destination: w.path,
-        perms: w.mode,
-        uid,
-        gid,
-        backup: false,
-        createDirs: true,
-        ...(wBlocked ? { blocked: wBlocked } : { content }),
-      });
-    }
-  }
-  const groups = planGroups({ outputs, disk });
-
-  // -- validate the files that would change (unchanged bytes were validated when written)
-  const anchorsOfTemplate = (index: number): string[] => {
-    const mounts = new Set<string>();
-    for (const c of callsOf.get(index)?.values() ?? []) {
-      const m = issuanceTarget(c)?.mount ?? (c.kind === 'read' ? PKI_CA_READ.exec(c.path)?.[1] : undefined);
-      if (m) mounts.add(m);
-    }
-    const list = [...mounts].map(anchorsFor).filter((a): a is string => a !== undefined);
-    return trustAnchor ? [trustAnchor] : list;
-  };
-  const rejected = new Map<string, string[]>();
-  for (const g of groups) {
-    if (g.status !== 'changed') continue;
-    const problems: string[] = [];
-    for (const o of g.outputs) {
-      if (o.change !== 'create' && o.change !== 'update') continue;
-      const text = o.content!.toString('utf8');
-      if (!isPemLike(text)) continue;
-      const problem = await checkRenderedFile({ text, anchors: anchorsOfTemplate(o.index), now: opts.now() });
-      if (problem === 'not_pem') {
-        const msg = `${o.name} -> ${o.destination}: PEM markers are not on lines of their own (a chain printed as a Go list, or blocks glued together); written as consul-template would, not validated`;
-        report.warnings.push(msg);
-        logger.warn('file_not_pem', { template: o.name, destination: o.destination });
-      } else if (problem) {
-        problems.push(`${o.name} -> ${o.destination}: ${problem}`);
-      }
-    }
-    if (problems.length) rejected.set(g.id, problems);
-  }
-
-  // -- swap
-  const journalDir = resolve(opts.stateDir, 'journal');
-  const atomicDirs = new Map(config.atomic_dir.map((a) => [resolve(loaded.baseDir, a.path), a]));
-  const dirBatches = new Map<string, { groups: PlannedGroup[] }>();
-  const results = new Map<string, GroupReport['status']>();
-  const groupProblems = new Map<string, string[]>();
-  const plain: PlannedGroup[] = [];
-  for (const g of groups) {
-    const dests = g.outputs.map((o) => o.destination);
-    if (g.status === 'blocked') {
-      const st = g.outputs.map((o) => outputs.find((x) => x.destination === o.destination)?.blocked?.status).find((s) => s !== undefined) ?? 'failed';
-      results.set(g.id, st === 'unknown' ? 'unknown' : st === 'rejected' ? 'rejected' : 'failed');
-      groupProblems.set(g.id, g.problems);
-      continue;
-    }
-    if (rejected.has(g.id)) {
-      results.set(g.id, 'rejected');
-      groupProblems.set(g.id, rejected.get(g.id)!);
-      continue;
-    }
-    if (g.status === 'unchanged') {
-      results.set(g.id, 'unchanged');
-      continue;
-    }
-    if (!apply) {
-      results.set(g.id, 'would_write');
-      continue;
-    }
-    const inAtomic = dests.map((d) => dirname(d)).find((d) => atomicDirs.has(d));
-    if (inAtomic) {
-      const batch = dirBatches.get(inAtomic) ?? { groups: [] };
-      batch.groups.push(g);
-      dirBatches.set(inAtomic, batch);
-      continue;
-    }
-    plain.push(g);
-  }
-  // Groups share no file and each has its own journal: they swap side by side (each one's
-  // dozens of fs round trips and fsyncs would otherwise queue behind the others').
-  await boundedAll(plain, SWAP_CONCURRENCY, async (g) => {
-    try {
-      const changed = g.outputs.filter((o) => o.change !== 'none');
-      await swapFiles({ groupId: g.id, outputs: changed, journalDir, pause: opts.pause });
-      results.set(g.id, 'written');
-    } catch (e) {
-      if (!(e instanceof CertrenderError)) throw e;
-      results.set(g.id, 'failed');
-      groupProblems.set(g.id, [e.message]);
-    }
-  });
-  for (const [dir, batch] of dirBatches) {
-    const { swapAtomicDir } = await import('../fs/swap-group.js');
-    const files = batch.groups.flatMap((g) => g.outputs.filter((o) => dirname(o.destination) === dir && o.change !== 'none'));
-    const outside = batch.groups.flatMap((g) => g.outputs.filter((o) => dirname(o.destination) !== dir && o.change !== 'none'));
-    try {
-      await swapAtomicDir({
-        dir,
-        keep: atomicDirs.get(dir)!.keep,
-        journalDir,
-        pause: opts.pause,
-        files: files.map((o) => ({ name: o.destination.slice(dir.length + 1), content: o.content!, mode: o.mode!, uid: o.uid, gid: o.gid })),
-      });
-      for (const g of batch.groups) {
-        const rest = outside.filter((o) => g.outputs.includes(o));
-        if (rest.length) await swapFiles({ groupId: g.id, outputs: rest, journalDir, pause: opts.pause });
-        results.set(g.id, 'written');
-      }
-    } catch (e) {
-      if (!(e instanceof CertrenderError)) throw e;
-      for (const g of batch.groups) {
-        results.set(g.id, 'failed');
-        groupProblems.set(g.id, [e.message]);
-      }
-    }
-  }
+  const parts = [...(await Promise.all(finishing)), await finish(templates.filter((t) => !finalized.has(t.index)))];
+  // In template order, as one planGroups over every output would have listed them.
+  const firstIndex = (g: PlannedGroup) => Math.min(...g.outputs.map((o) => o.index));
+  const outputs = parts.flatMap((f) => f.outputs).sort((x, y) => x.index - y.index);
+  const groups = parts.flatMap((f) => f.groups).sort((x, y) => firstIndex(x) - firstIndex(y));
+  const disk = new Map(parts.flatMap((f) => [...f.disk]));
+  const results = new Map(parts.flatMap((f) => [...f.results]));
+  const groupProblems = new Map(parts.flatMap((f) => [...f.groupProblems]));
+  const appendMarks = new Map(parts.flatMap((f) => [...f.appendMarks]));
 
   // -- remember what was appended, for the groups that were written
   for (const g of groups) {
