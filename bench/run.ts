@@ -14,7 +14,10 @@
  *  - peak RSS and CPU: GNU time's %M (max resident set size of the child, KiB), %U + %S;
  *  - Vault requests: OpenBao's file audit log, entries added during the run, by operation;
  *  - max in-flight: an extra first run per tool on a fresh inventory, through a counting
- *    node:http proxy (timed runs go straight to OpenBao).
+ *    node:http proxy (timed runs go straight to OpenBao);
+ *  - environment: every run goes without NODE_EXTRA_CA_CERTS and NODE_OPTIONS (this
+ *    workplace sets the first; node 20 loads it at every start): `node -e 0` is timed with
+ *    and without them and the difference printed.
  * Then a certrender first and second run (fresh inventory) under `node --cpu-prof` (over
  * dist/cli/ rather than the bundle bin/certrender runs, so modules keep their names), self
  * time summed by package, and the cost of importing each package seen there, alone.
@@ -132,8 +135,32 @@ async function writeInventory(opts: { tool: Tool; addr: string; token: string; b
 }
 
 /** The environment without BAO_* / VAULT_*: both tools take address and token from their config. */
+/**
+ * Variables of the machine the benchmark runs on that change what node does before any of
+ * certrender's code runs (this workplace sets NODE_EXTRA_CA_CERTS to the whole system bundle,
+ * which node 20 loads at every start). Timed runs go without them, for every tool (the Go
+ * agent ignores them anyway); nodeStartCost() reports what they cost.
+ */
+const AMBIENT_NODE_VARS = ['NODE_EXTRA_CA_CERTS', 'NODE_OPTIONS'];
+
 function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(BAO|VAULT)_/.test(k))), ...extra };
+  const keep = ([k]: [string, unknown]) => !/^(BAO|VAULT)_/.test(k) && !AMBIENT_NODE_VARS.includes(k);
+  return { ...Object.fromEntries(Object.entries(process.env).filter(keep)), ...extra };
+}
+
+/** `node -e 0`, median of REPEATS, with this machine's environment and with childEnv(); undefined when no ambient variable is set. */
+function nodeStartCost(): { vars: string[]; withMs: number; withoutMs: number } | undefined {
+  const vars = AMBIENT_NODE_VARS.filter((v) => process.env[v]);
+  if (!vars.length) return undefined;
+  const time = (env: NodeJS.ProcessEnv) =>
+    median(
+      Array.from({ length: REPEATS }, () => {
+        const t = process.hrtime.bigint();
+        spawnSync(process.execPath, ['-e', '0'], { env, stdio: 'ignore' });
+        return Number(process.hrtime.bigint() - t) / 1e6;
+      }),
+    );
+  return { vars, withMs: time(process.env), withoutMs: time(childEnv()) };
 }
 
 /** Runs a command to its exit; with timeFile, under GNU time writing "maxRSS-KiB user-s sys-s" there. */
@@ -346,6 +373,7 @@ async function cycleSection(baoBin: string): Promise<Section> {
   const deps = Object.keys(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).dependencies);
   const imports = new Map(deps.filter((d) => profiles[1].self.has(d)).map((d) => [d, importCost(d)]));
   const loadAtEnd = loadavg()[0];
+  const start = nodeStartCost();
 
   const c = results.get('certrender')!;
   const g = results.get('certrender (Go)')!;
@@ -403,6 +431,13 @@ async function cycleSection(baoBin: string): Promise<Section> {
     `${SERVICES * 2} files from ${SERVICES} issuances, OpenBao dev server (in memory) on 127.0.0.1. Wall: hrtime around the spawn; CPU (user+sys)`,
     `and peak RSS: GNU time; in-cycle: certrender's cycle_done duration_ms; requests: OpenBao's audit log. Timed runs go straight to`,
     `OpenBao; max in-flight comes from one more first run through a counting proxy. Load average (1 min): ${fmt(loadAtStart, 2)} at start, ${fmt(loadAtEnd, 2)} at end.`,
+    ...(start
+      ? [
+          `This machine's environment sets ${start.vars.join(' and ')}: \`node -e 0\` takes ${fmt(start.withMs)} ms with it, ${fmt(start.withoutMs)} ms without (median of ${REPEATS};`,
+          `node 20 loads NODE_EXTRA_CA_CERTS at every start). Every tool runs without it here: a fleet host trusts its Vault CA through`,
+          `VAULT_CACERT, not through node's environment. With it, each certrender row would be ~${fmt(start.withMs - start.withoutMs)} ms slower.`,
+        ]
+      : []),
     '',
     table(['tool', 'run', 'wall ms', 'CPU ms', 'peak RSS MB', 'in-cycle ms', 'issue writes', 'other writes', 'reads', 'max in-flight'], rows),
     '',
