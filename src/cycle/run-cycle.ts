@@ -432,9 +432,11 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
       report.issuances.push({ ...base, action: 'would_issue', reason: decision.reason });
       return;
     }
-    // The validator loads while Vault issues.
+    // The validator loads, and a first issuance's anchor is read and pinned, while Vault issues
+    // (the first request of a process is the slowest: it no longer waits for the anchor's).
     const validator = import('../pki/validate.js');
-    const anchors = await ensureAnchor(mount);
+    const anchoring = ensureAnchor(mount);
+    anchoring.catch(() => {}); // awaited once the answer is in
     const b = await getBackend();
     // sharedKeyCert: the CSR of the active shared key the call was made with, and that key to validate against.
     const shared = call.sharedKey && (responses.get(callId(makeSharedKeyCall(call.sharedKey.name)))?.data as SharedKeyMaterial | undefined)?.active;
@@ -449,6 +451,7 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
       throw new CertrenderError('CR_VAULT_RESPONSE', `${call.path} answered without data.certificate`, { context: { path: call.path } });
     }
     const chain = [...(Array.isArray(d.ca_chain) ? d.ca_chain : d.ca_chain ? [d.ca_chain] : []), ...(d.issuing_ca ? [d.issuing_ca] : [])].map(String);
+    const anchors = await anchoring;
     const { validateIssuance } = await validator;
     const result = validateIssuance({
       certificate: d.certificate,
