@@ -57,7 +57,8 @@ const nodeVaultBeside = {
 rmSync(new URL('dist/bundle', root), { recursive: true, force: true });
 await build({
   absWorkingDir: root.pathname,
-  entryPoints: ['dist/cli/main.js'],
+  // The Vault thread's worker is an entry of its own, beside main.js (vault-thread.ts finds it there).
+  entryPoints: { main: 'dist/cli/main.js', 'vault-thread-worker': 'dist/vault/vault-thread-worker.js' },
   outdir: 'dist/bundle',
   bundle: true,
   splitting: true,

@@ -9,6 +9,7 @@ import { createLogger, errorFields, scrubSecrets, type Level, type Logger } from
 import { parseLegacyArgv, type LegacyInvocation } from './legacy-argv.js';
 import { COMMANDS, fastParse, OPTIONS, type CommandName, type ParsedArgs } from './options.js';
 import type { LoadedConfig } from '../config/schema.js';
+import type { VaultThread } from '../vault/vault-thread.js';
 
 const require = createRequire(import.meta.url);
 const VERSION: string = require('../../package.json').version;
@@ -54,6 +55,17 @@ async function writePidFile(loaded: LoadedConfig): Promise<void> {
 }
 
 async function cycle(mode: 'apply' | 'plan', args: ParsedArgs, logger: Logger, legacy?: LegacyInvocation): Promise<number> {
+  // node-vault loads on another core while the config and templates are read (vault-thread.ts).
+  const { startVaultThread } = await import('../vault/vault-thread.js');
+  const thread = startVaultThread();
+  try {
+    return await cycleWith(thread, mode, args, logger, legacy);
+  } finally {
+    await thread?.close();
+  }
+}
+
+async function cycleWith(thread: VaultThread | undefined, mode: 'apply' | 'plan', args: ParsedArgs, logger: Logger, legacy?: LegacyInvocation): Promise<number> {
   const { loaded, stateDir } = await load(args, logger, legacy);
   await writePidFile(loaded);
   const { runCycle } = await import('../cycle/run-cycle.js');
@@ -71,6 +83,7 @@ async function cycle(mode: 'apply' | 'plan', args: ParsedArgs, logger: Logger, l
     env: process.env,
     collectContents: Boolean(args.contents),
     pause: pauseAt ? testPause(pauseAt) : undefined,
+    openBackend: thread && !loaded.config.local_ca ? () => thread.open({ vault: loaded.config.vault, env: process.env, baseDir: loaded.baseDir, logger }) : undefined,
   });
   const fmt = await import('./format-report.js');
   if (args.json) {

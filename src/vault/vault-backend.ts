@@ -18,6 +18,14 @@ interface NodeVaultClient {
   request(o: { path: string; method: string; json?: unknown; headers?: Record<string, string> }): Promise<any>;
 }
 
+type NodeVault = (o: object) => NodeVaultClient;
+let nodeVault: NodeVault | undefined;
+
+/** node-vault, loaded on first use (a run that makes no Vault call never loads it). */
+export function loadNodeVault(): NodeVault {
+  return (nodeVault ??= require('node-vault') as NodeVault);
+}
+
 function readCaPath(dir: string): string[] {
   return readdirSync(dir)
     .filter((f) => /\.(pem|crt)$/i.test(f))
@@ -89,8 +97,7 @@ export function createVaultBackend(opts: { settings: VaultSettings; logger: Logg
   if (s.tls.clientCert) agentOptions.cert = readTlsFile(s.tls.clientCert, 'client_cert');
   if (s.tls.clientKey) agentOptions.key = readTlsFile(s.tls.clientKey, 'client_key');
   if (s.tls.serverName) agentOptions.servername = s.tls.serverName;
-  const nodeVault = require('node-vault') as (o: object) => NodeVaultClient;
-  const client = nodeVault({
+  const client = loadNodeVault()({
     endpoint: s.address,
     // node-vault reads VAULT_SKIP_VERIFY itself and treats any non-empty value as true:
     // override it with the value we parsed.
