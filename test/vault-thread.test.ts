@@ -41,6 +41,7 @@ test('answers reads and writes, counts them, and logs through the caller\'s logg
   assert.ok(thread, 'built code starts a thread');
   try {
     const logger = recordingLogger();
+    thread!.preload();
     const b = await thread!.open({ vault: { ...vault(ctx.bao!.token), tls_skip_verify: true } as never, env: {}, baseDir: '/', logger });
     assert.is(b.kind, 'vault');
     const ca = await b.read('pki/cert/ca');

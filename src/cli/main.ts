@@ -68,6 +68,7 @@ async function cycle(mode: 'apply' | 'plan', args: ParsedArgs, logger: Logger, l
 async function cycleWith(thread: VaultThread | undefined, mode: 'apply' | 'plan', args: ParsedArgs, logger: Logger, legacy?: LegacyInvocation): Promise<number> {
   const { loaded, stateDir } = await load(args, logger, legacy);
   await writePidFile(loaded);
+  if (thread && !loaded.config.local_ca && (await vaultLikely(stateDir, args))) thread.preload();
   const { runCycle } = await import('../cycle/run-cycle.js');
   const { resolve } = await import('node:path');
   const force = (args['force-renew'] ?? []).map((d) => (d === 'all' ? 'all' : resolve(process.cwd(), d)));
@@ -93,6 +94,22 @@ async function cycleWith(thread: VaultThread | undefined, mode: 'apply' | 'plan'
     if (args.contents) process.stdout.write(fmt.formatContents(report));
   }
   return report.ok ? EXIT.OK : EXIT.CYCLE_FAILED;
+}
+
+/**
+ * Whether this run will probably call Vault: nothing is stored yet, a renewal is forced,
+ * or a stored issuance is due. Only a hint (when to load node-vault early): a run that
+ * needs Vault anyway, such as a changed request, loads it when it first calls.
+ */
+async function vaultLikely(stateDir: string, args: ParsedArgs): Promise<boolean> {
+  if (args['force-renew']?.length) return true;
+  const { createIssuanceStore } = await import('../state/issuance-store.js');
+  try {
+    const records = createIssuanceStore(stateDir).list();
+    return records.length === 0 || records.some((r) => !(Date.parse(r.renewAt) > Date.now()));
+  } catch {
+    return true; // an unreadable state: the cycle reports it; load node-vault early meanwhile
+  }
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
- * The worker side of vault-thread.ts: loads node-vault as soon as it starts, then opens
- * the backend and answers calls with createVaultBackend's own answers and errors.
+ * The worker side of vault-thread.ts: loads node-vault when told a run is likely to call
+ * Vault (or on open), opens the backend and answers calls with createVaultBackend's own
+ * answers and errors.
  */
 import { parentPort } from 'node:worker_threads';
 import type { Backend } from '../issuer/backend.js';
@@ -23,10 +24,13 @@ const log =
   };
 const logger: Logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'), setLevel: () => {} };
 
-loadNodeVault();
 let backend: Backend | undefined;
 
 port.on('message', async (m: ToThread) => {
+  if (m.type === 'preload') {
+    loadNodeVault();
+    return;
+  }
   if (m.type === 'open') {
     try {
       backend = createVaultBackend({ settings: resolveVaultSettings({ vault: m.vault, env: m.env, baseDir: m.baseDir }), logger });

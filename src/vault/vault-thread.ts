@@ -2,9 +2,11 @@
  * The Vault backend in a worker thread, for one-shot runs (`once`, `plan`).
  *
  * Loading node-vault and its axios tree is ~60-70 ms of CPU that nothing else in a run
- * can overlap on one thread, and it sits right before the first Vault request. Started
- * when the command is known, the thread loads it on another core while this one reads
- * the config and the templates. Requests, retries, logins and error mapping are
+ * can overlap on one thread, and it sits right before the first Vault request. The
+ * thread starts (~30 ms on another core) when the command is known; once the config is
+ * read, if the state says Vault is likely to be called (nothing stored yet, or something
+ * due), it loads node-vault while this thread reads the templates. A run with nothing
+ * due never loads it (nor would it in-thread). Requests, retries, logins and error mapping are
  * createVaultBackend's, unchanged, over there; this side is a Backend that forwards
  * calls and turns answers back into values and CertrenderErrors, and logs what the
  * thread logs through the run's logger. The daemon keeps its backend in-thread (a
@@ -33,6 +35,7 @@ export interface WireError {
 }
 
 export type ToThread =
+  | { type: 'preload' }
   | { type: 'open'; vault?: VaultConfig; env: Record<string, string | undefined>; baseDir: string }
   | { type: 'call'; id: number; op: 'read' | 'list' | 'write'; path: string; body?: Record<string, unknown> };
 
@@ -56,13 +59,15 @@ export function fromWire(w: WireError): Error {
 }
 
 export interface VaultThread {
+  /** Loads node-vault in the thread now (the run is likely to call Vault), not at open(). */
+  preload(): void;
   /** The backend for this config's `vault {}` block, opened in the thread. */
   open(opts: { vault?: VaultConfig; env: NodeJS.ProcessEnv; baseDir: string; logger: Logger }): Promise<Backend>;
   /** Stops the thread (at the end of the run, or when the config needs no Vault). */
   close(): Promise<void>;
 }
 
-/** Starts the thread, which begins loading node-vault at once; undefined when running from sources. */
+/** Starts the thread (node-vault loads there on preload() or open()); undefined when running from sources. */
 export function startVaultThread(): VaultThread | undefined {
   if (!import.meta.url.endsWith('.js')) return undefined;
   const worker = new Worker(new URL('./vault-thread-worker.js', import.meta.url));
@@ -116,6 +121,7 @@ export function startVaultThread(): VaultThread | undefined {
   };
 
   return {
+    preload: () => post({ type: 'preload' }),
     async open(opts) {
       if (crashed) throw crashed;
       logger = opts.logger;
