@@ -4,6 +4,7 @@
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import { parsePemBlocks } from './pem.js';
+import { x509Facts } from './x509-facts.js';
 
 const colonHex = (buf: Buffer) => createHash('sha256').update(buf).digest('hex').toUpperCase().match(/.{2}/g)!.join(':');
 
@@ -15,7 +16,9 @@ export function publicKeyFingerprints(pemText: string): string[] {
     .filter((b) => b.label === 'CERTIFICATE')
     .flatMap((b) => {
       try {
-        return [colonHex(new X509Certificate(b.der).publicKey.export({ type: 'spki', format: 'der' }))];
+        new X509Certificate(b.der); // only what OpenSSL parses counts (it throws otherwise)
+        // The SPKI bytes as encoded: exporting them from the KeyObject costs ~1 ms per certificate.
+        return [colonHex(Buffer.from(x509Facts(b.der).spki))];
       } catch {
         return [];
       }

@@ -95,7 +95,6 @@ function parseCert(pem: string): Cert {
 function parseCertUncached(pem: string): Cert {
   const node = new NodeCertificate(pem);
   const facts = x509Facts(node.raw);
-  const spki = node.publicKey.export({ type: 'spki', format: 'der' });
   const info: LeafInfo = {
     subject: facts.subject,
     issuer: facts.issuer,
@@ -106,7 +105,7 @@ function parseCertUncached(pem: string): Cert {
     dnsNames: facts.dnsNames,
     ipAddresses: facts.ipAddresses.map(canonicalIp),
     isCa: facts.ca,
-    publicKeyFingerprint256: colonHex(createHash('sha256').update(spki).digest('hex'), true),
+    publicKeyFingerprint256: colonHex(createHash('sha256').update(facts.spki).digest('hex'), true),
   };
   return {
     pem,

@@ -5,7 +5,7 @@
  * fixed-seed mutation fuzz: a damaged DER must give facts or an Error, nothing else.
  */
 import 'reflect-metadata';
-import { webcrypto } from 'node:crypto';
+import { X509Certificate as NodeX509, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -50,7 +50,7 @@ function oracle(cert: x509.X509Certificate) {
 
 function ours(cert: x509.X509Certificate) {
   const f = x509Facts(new Uint8Array(cert.rawData));
-  const { ipAddresses: _ip, ...rest } = f;
+  const { ipAddresses: _ip, spki: _spki, ...rest } = f;
   return { ...rest, notBefore: f.notBefore.toISOString(), notAfter: f.notAfter.toISOString() };
 }
 
@@ -99,6 +99,22 @@ for (const [name, opts] of CASES) {
     const cert = await mint(opts);
     // Through JSON: an absent field and an undefined one are the same fact.
     assert.equal(JSON.parse(JSON.stringify(ours(cert))), JSON.parse(JSON.stringify(oracle(cert))));
+  });
+}
+
+const KEY_ALGORITHMS: Array<[string, RsaHashedKeyGenParams | EcKeyGenParams | { name: 'Ed25519' }, x509.SigningAlgorithm]> = [
+  ['RSA 2048', { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as x509.SigningAlgorithm],
+  ['EC P-256', { name: 'ECDSA', namedCurve: 'P-256' }, { name: 'ECDSA', hash: 'SHA-256' } as x509.SigningAlgorithm],
+  ['EC P-384', { name: 'ECDSA', namedCurve: 'P-384' }, { name: 'ECDSA', hash: 'SHA-384' } as x509.SigningAlgorithm],
+  ['Ed25519', { name: 'Ed25519' }, { name: 'Ed25519' } as x509.SigningAlgorithm],
+];
+
+for (const [name, alg, signing] of KEY_ALGORITHMS) {
+  test(`the SPKI bytes are what node:crypto exports: ${name}`, async () => {
+    const pair = (await webcrypto.subtle.generateKey(alg as never, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const cert = await x509.X509CertificateGenerator.createSelfSigned({ serialNumber: '01', name: 'CN=k', keys: pair, signingAlgorithm: signing, notBefore: new Date('2026-01-01T00:00:00Z'), notAfter: new Date('2027-01-01T00:00:00Z') });
+    const exported = new NodeX509(Buffer.from(cert.rawData)).publicKey.export({ type: 'spki', format: 'der' });
+    assert.ok(Buffer.from(x509Facts(new Uint8Array(cert.rawData)).spki).equals(exported), `${name}: same bytes`);
   });
 }
 

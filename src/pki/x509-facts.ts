@@ -22,6 +22,8 @@ export interface X509Facts {
   dnsNames: string[];
   /** As written in the certificate: dotted IPv4, or eight uncompressed IPv6 groups. */
   ipAddresses: string[];
+  /** The SubjectPublicKeyInfo as encoded (DER is canonical: the bytes node:crypto would export). */
+  spki: Uint8Array;
 }
 
 const SHORT_NAMES: Record<string, string> = {
@@ -117,7 +119,7 @@ export function x509Facts(der: Uint8Array): X509Facts {
   const issuer = readName(der, fields[i++]);
   const validity = childrenOf(der, expect(fields[i++], SEQUENCE, 'validity'));
   const subject = readName(der, fields[i++]);
-  i++; // subjectPublicKeyInfo
+  const spki = expect(fields[i++], SEQUENCE, 'subjectPublicKeyInfo');
   const facts: X509Facts = {
     subject: subject.text,
     issuer: issuer.text,
@@ -128,6 +130,7 @@ export function x509Facts(der: Uint8Array): X509Facts {
     keyCertSign: true,
     dnsNames: [],
     ipAddresses: [],
+    spki: der.subarray(spki.start, spki.end),
   };
   const extsWrapper = fields.slice(i).find((f) => f.tag === 0xa3);
   if (!extsWrapper) return facts;
