@@ -52,6 +52,8 @@ export function parsePrivateKey(pem: string): PrivateKeyResult {
   if (!PRIVATE_KEY_LABELS.includes(block.label)) {
     return invalid(`unsupported private key block "${block.label}" (expected ${PRIVATE_KEY_LABELS.join(', ')}; encrypted keys are not supported)`);
   }
+  const hit = decoded.get(block.pem);
+  if (hit) return hit;
   let key: KeyObject;
   try {
     key = createPrivateKey(block.pem);
@@ -60,8 +62,19 @@ export function parsePrivateKey(pem: string): PrivateKeyResult {
   }
   const info = describeKey(key);
   if (!info) return invalid(`unsupported key type ${key.asymmetricKeyType} (expected RSA, EC P-256/P-384/P-521 or Ed25519)`);
-  return { ok: true, key, info };
+  const result: PrivateKeyResult = { ok: true, key, info };
+  if (decoded.size >= DECODED_MAX) decoded.delete(decoded.keys().next().value as string);
+  decoded.set(block.pem, result);
+  return result;
 }
+
+/**
+ * Keys decoded lately, by block: a cycle checks each new key twice (the issuance, then the
+ * rendered file that holds it), and OpenSSL 3 takes ~1.5 ms to decode an RSA key.
+ * KeyObjects are immutable, so sharing one is safe.
+ */
+const decoded = new Map<string, PrivateKeyResult>();
+const DECODED_MAX = 64;
 
 /** True when the private key belongs to the certificate; false when they differ or either does not parse. */
 export function keyMatchesCertificate(keyPem: string, certPem: string): boolean {
