@@ -497,7 +497,7 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
       reason: decision.reason,
       response: resp,
     };
-    store.put(record);
+    await store.putAsync(record);
     store.clearQuarantine(slot);
     issuedNow.set(slot, { record, previous: stored });
     responses.set(id, resp);

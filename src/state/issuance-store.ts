@@ -12,7 +12,7 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { shortHash } from '../template/vault-call.js';
 import type { VaultResponse } from '../template/vault-response.js';
-import { readJsonIfExists, writeFileAtomicSync } from './state-dir.js';
+import { readJsonIfExists, writeFileAtomic, writeFileAtomicSync } from './state-dir.js';
 
 export interface IssuanceRecord {
   version: 1;
@@ -72,6 +72,10 @@ export function createIssuanceStore(stateDir: string) {
     },
     put(record: IssuanceRecord): void {
       writeFileAtomicSync(join(issuanceDir, `${record.slot}.json`), JSON.stringify(record, null, 1), 0o600);
+    },
+    /** put, with the fsyncs off the event loop (a cycle stores issuances while others are in flight). */
+    putAsync(record: IssuanceRecord): Promise<void> {
+      return writeFileAtomic(join(issuanceDir, `${record.slot}.json`), JSON.stringify(record, null, 1), 0o600);
     },
     remove(slot: string): void {
       rmSync(join(issuanceDir, `${slot}.json`), { force: true });

@@ -6,7 +6,7 @@
  * `plan` never creates it.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, openSync, writeSync, fsyncSync, closeSync, renameSync, readFileSync, unlinkSync } from 'node:fs';
+import { mkdirSync, openSync, writeSync, fsyncSync, closeSync, renameSync, readFileSync, unlinkSync, promises as fsp } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { CertrenderError } from '../errors.js';
@@ -68,11 +68,41 @@ export function writeFileAtomicSync(path: string, data: string | Buffer, mode = 
     } catch {
       /* already gone */
     }
-    throw new CertrenderError('CR_STATE', `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
-      hint: 'check that the state directory is writable and the disk is not full',
-      cause: e,
-    });
+    throw writeError(path, e);
   }
+}
+
+/** writeFileAtomicSync off the event loop: the fsyncs wait in libuv's pool, not in the caller's thread. */
+export async function writeFileAtomic(path: string, data: string | Buffer, mode = 0o600): Promise<void> {
+  const dir = dirname(path);
+  ensureDir(dir);
+  const tmp = join(dir, `.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    const h = await fsp.open(tmp, 'wx', mode);
+    try {
+      await h.writeFile(data);
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+    await fsp.rename(tmp, path);
+    const d = await fsp.open(dir, 'r');
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  } catch (e) {
+    await fsp.rm(tmp, { force: true }).catch(() => {});
+    throw writeError(path, e);
+  }
+}
+
+function writeError(path: string, e: unknown): CertrenderError {
+  return new CertrenderError('CR_STATE', `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
+    hint: 'check that the state directory is writable and the disk is not full',
+    cause: e,
+  });
 }
 
 export function readJsonIfExists<T>(path: string): T | undefined {
