@@ -94,6 +94,20 @@ test('a config the backend cannot open fails open() with the backend\'s own erro
   }
 });
 
+test('a thread that cannot start: open() rejects with a plain Error naming the thread (the CLI then opens the backend in-thread)', async () => {
+  const thread = ctx.mod!.startVaultThread(pathToFileURL(join(ROOT, 'dist/vault/no-such-worker.js')))!;
+  try {
+    const e = await thread.open({ vault: vault(ctx.bao!.token) as never, env: {}, baseDir: '/', logger: recordingLogger() }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    assert.ok(e instanceof Error && !(e instanceof ctx.errors!.CertrenderError), `a plain Error: ${String(e)}`);
+    assert.match(String(e), /the Vault thread stopped/);
+  } finally {
+    await thread.close();
+  }
+});
+
 test('after close(), a call is refused instead of hanging', async () => {
   const thread = ctx.mod!.startVaultThread()!;
   const b = await thread.open({ vault: vault(ctx.bao!.token) as never, env: {}, baseDir: '/', logger: recordingLogger() });

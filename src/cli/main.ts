@@ -10,6 +10,7 @@ import { parseLegacyArgv, type LegacyInvocation } from './legacy-argv.js';
 import { COMMANDS, fastParse, OPTIONS, type CommandName, type ParsedArgs } from './options.js';
 import type { LoadedConfig } from '../config/schema.js';
 import type { VaultThread } from '../vault/vault-thread.js';
+import type { Backend } from '../issuer/backend.js';
 
 const require = createRequire(import.meta.url);
 const VERSION: string = require('../../package.json').version;
@@ -85,7 +86,7 @@ async function cycleWith(thread: VaultThread | undefined, mode: 'apply' | 'plan'
     env: process.env,
     collectContents: Boolean(args.contents),
     pause: pauseAt ? testPause(pauseAt) : undefined,
-    openBackend: thread && !loaded.config.local_ca ? () => thread.open({ vault: loaded.config.vault, env: process.env, baseDir: loaded.baseDir, logger }) : undefined,
+    openBackend: thread && !loaded.config.local_ca ? () => openInThread(thread, { loaded, stateDir, apply: mode === 'apply', logger }) : undefined,
   });
   const fmt = await import('./format-report.js');
   if (args.json) {
@@ -95,6 +96,18 @@ async function cycleWith(thread: VaultThread | undefined, mode: 'apply' | 'plan'
     if (args.contents) process.stdout.write(fmt.formatContents(report));
   }
   return report.ok ? EXIT.OK : EXIT.CYCLE_FAILED;
+}
+
+/** The backend in the Vault thread; in this thread if the thread could not start (it says why). */
+async function openInThread(thread: VaultThread, o: { loaded: LoadedConfig; stateDir: string; apply: boolean; logger: Logger }): Promise<Backend> {
+  try {
+    return await thread.open({ vault: o.loaded.config.vault, env: process.env, baseDir: o.loaded.baseDir, logger: o.logger });
+  } catch (e) {
+    if (isCertrenderError(e)) throw e;
+    o.logger.warn('vault_thread_failed', { error: errorFields(e), fallback: 'the backend runs in the main thread' });
+    const { openBackend } = await import('../cycle/run-cycle.js');
+    return openBackend({ loaded: o.loaded, stateDir: o.stateDir, apply: o.apply, now: () => new Date(), env: process.env, logger: o.logger });
+  }
 }
 
 /**

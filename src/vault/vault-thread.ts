@@ -67,10 +67,14 @@ export interface VaultThread {
   close(): Promise<void>;
 }
 
-/** Starts the thread (node-vault loads there on preload() or open()); undefined when running from sources. */
-export function startVaultThread(): VaultThread | undefined {
+/**
+ * Starts the thread (node-vault loads there on preload() or open()); undefined when running
+ * from sources. `workerUrl` is for tests. A thread that cannot start or dies makes open()
+ * and every call reject with a plain Error (not a CertrenderError) naming the thread.
+ */
+export function startVaultThread(workerUrl = new URL('./vault-thread-worker.js', import.meta.url)): VaultThread | undefined {
   if (!import.meta.url.endsWith('.js')) return undefined;
-  const worker = new Worker(new URL('./vault-thread-worker.js', import.meta.url));
+  const worker = new Worker(workerUrl);
   let logger: Logger | undefined;
   let opened: { resolve: () => void; reject: (e: Error) => void } | undefined;
   const pending = new Map<number, { resolve: (v: VaultResponse) => void; reject: (e: Error) => void }>();
