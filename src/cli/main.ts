@@ -58,7 +58,12 @@ async function writePidFile(loaded: LoadedConfig): Promise<void> {
 async function cycle(mode: 'apply' | 'plan', args: ParsedArgs, logger: Logger, legacy?: LegacyInvocation): Promise<number> {
   // node-vault loads on another core while the config and templates are read (vault-thread.ts).
   const { startVaultThread } = await import('../vault/vault-thread.js');
-  const thread = startVaultThread();
+  let thread: VaultThread | undefined;
+  try {
+    thread = startVaultThread();
+  } catch (e) {
+    logger.warn('vault_thread_failed', { error: errorFields(e), fallback: 'the backend runs in the main thread' });
+  }
   try {
     return await cycleWith(thread, mode, args, logger, legacy);
   } finally {

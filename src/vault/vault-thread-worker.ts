@@ -11,17 +11,18 @@ import { resolveVaultSettings } from './vault-settings.js';
 import { toWire, type FromThread, type ToThread } from './vault-thread.js';
 
 const port = parentPort!;
-const send = (m: FromThread) => port.postMessage(m);
+/** Posts m; if something in it cannot be cloned (a function, a socket), what JSON keeps of it. */
+const send = (m: FromThread) => {
+  try {
+    port.postMessage(m);
+  } catch {
+    port.postMessage(JSON.parse(JSON.stringify(m)));
+  }
+};
 const log =
   (level: 'debug' | 'info' | 'warn' | 'error') =>
-  (event: string, fields?: Record<string, unknown>) => {
-    try {
-      send({ type: 'log', level, event, fields });
-    } catch {
-      // A field that cannot be cloned (a function, a socket): send what JSON keeps of it.
-      send({ type: 'log', level, event, fields: JSON.parse(JSON.stringify(fields ?? {})) });
-    }
-  };
+  (event: string, fields?: Record<string, unknown>) =>
+    send({ type: 'log', level, event, fields });
 const logger: Logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'), setLevel: () => {} };
 
 let backend: Backend | undefined;
