@@ -57,6 +57,9 @@ const table: [string, Partial<typeof base> & { stored?: StoredIssuance }, string
   ['fresh, same request, same anchor', {}, 'reuse', 'reused'],
   ['anchor list also holds other anchors', { anchorPublicKeyFingerprints: ['00:11', ANCHOR] }, 'reuse', 'reused'],
   ['fingerprint compared without case or colons', { anchorPublicKeyFingerprints: ['aabbcc'] }, 'reuse', 'reused'],
+  // Records stored before 2026-12 dropped a fingerprint's leading zero bytes.
+  ['a stored fingerprint without its leading zero byte', { anchorPublicKeyFingerprints: ['00:AA:BB:CC'] }, 'reuse', 'reused'],
+  ['a zero byte is not ignored elsewhere', { anchorPublicKeyFingerprints: ['AA:00:BB:CC'] }, 'issue', 'issuer_changed'],
   ['one ms before renewAt', { now: new Date(at(60).getTime() - 1) }, 'reuse', 'reused'],
   ['forced', { force: true }, 'issue', 'forced'],
   ['missing', { stored: undefined }, 'issue', 'missing'],

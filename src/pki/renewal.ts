@@ -41,7 +41,11 @@ export interface IssuanceDecision {
   renewAt?: Date;
 }
 
-const normalizeFingerprint = (f: string) => f.replace(/:/g, '').toLowerCase();
+/**
+ * Hex, lowercase, 32 bytes. Records stored before 2026-12 dropped a SHA-256 fingerprint's
+ * leading zero bytes (1 digest in 256): padded back here, they still match their anchor.
+ */
+const normalizeFingerprint = (f: string) => f.replace(/:/g, '').toLowerCase().padStart(64, '0');
 
 /**
  * Reuse or issue, first match wins: forced > missing > request_changed > invalid

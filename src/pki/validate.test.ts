@@ -1,6 +1,9 @@
+import 'reflect-metadata';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync, webcrypto } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+import { publicKeyFingerprints } from './fingerprint.js';
 import { mintCa, mintLeaf, type Minted } from '../../test/helpers/mint.js';
 import { isCertrenderError } from '../errors.js';
 import { describeKey, keyMatchesCertificate, parsePrivateKey } from './keys.js';
@@ -102,6 +105,22 @@ test('valid: a deep chain given shuffled builds leaf -> anchor', () => {
   assert.equal(r.chain.map((c) => c.subject), ['CN=a.example', 'CN=Deep 2', 'CN=Deep 1', 'CN=Root CA']);
   assert.is(r.chain[3].publicKeyFingerprint256, certificateInfo(root.certPem).publicKeyFingerprint256);
   assert.equal(r.warnings, []);
+});
+
+test('a public key fingerprint keeps all 32 bytes when the digest starts with a zero byte (1 key in 256)', async () => {
+  let keys: CryptoKeyPair | undefined;
+  for (let i = 0; i < 5000 && !keys; i++) {
+    const k = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const spki = Buffer.from(await webcrypto.subtle.exportKey('spki', k.publicKey));
+    if (createHash('sha256').update(spki).digest()[0] === 0) keys = k;
+  }
+  assert.ok(keys, 'found a key whose SPKI digest starts with 00');
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({ serialNumber: '01', name: 'CN=zero', keys: keys!, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } as x509.SigningAlgorithm });
+  const pem = cert.toString('pem');
+  const fp = certificateInfo(pem).publicKeyFingerprint256;
+  assert.is(fp.split(':').length, 32, fp);
+  assert.ok(fp.startsWith('00:'), fp);
+  assert.equal([fp], publicKeyFingerprints(pem), 'validation and anchor pinning print it alike');
 });
 
 test('valid: leaf info', () => {

@@ -105,7 +105,8 @@ function parseCertUncached(pem: string): Cert {
     dnsNames: facts.dnsNames,
     ipAddresses: facts.ipAddresses.map(canonicalIp),
     isCa: facts.ca,
-    publicKeyFingerprint256: colonHex(createHash('sha256').update(facts.spki).digest('hex'), true),
+    // All 32 bytes: colonHex drops leading zero bytes (right for a serial, not for a digest).
+    publicKeyFingerprint256: createHash('sha256').update(facts.spki).digest('hex').toUpperCase().match(/../g)!.join(':'),
   };
   return {
     pem,
