@@ -1,10 +1,13 @@
 // Bundles dist/ (built by tsc) into dist/bundle/, the code bin/certrender runs (run after
-// tsc by `npm run build`). Why: Node 20's ESM loader pays per module, and zod alone is
-// some eighty of them; one file per lazily loaded part (esbuild's code splitting keeps
-// every dynamic import lazy) starts ~80 ms sooner (docs/decisions.md). zod is inlined;
-// every other dependency stays external, loaded from node_modules as before (several are
-// CommonJS and some are only loaded on the paths that need them). dist/bundle/ sits at
-// the same depth as dist/cli/, so paths relative to import.meta.url still resolve.
+// tsc by `npm run build`). Why (docs/decisions.md, "bin/certrender runs a bundle"): Node 20
+// pays per module it loads, and zod alone is some eighty of them. The bundle is CommonJS,
+// one file per entry (main.cjs; vault-thread-worker.cjs for the Vault thread): node then
+// never starts its ES module loader (~10 ms) nor resolves and links a chunk per lazily
+// loaded part; lazy parts stay lazy (evaluated on first use; V8 only pre-parses them).
+// zod is inlined; every other dependency stays external, loaded from node_modules as
+// before (dynamic imports of them stay dynamic imports, so ES-module-only packages load).
+// dist/bundle/ sits at the same depth as dist/cli/, so paths relative to the module URL
+// still resolve; `import.meta.url` becomes the bundle file's URL (scripts/import-meta-url.js).
 //
 // node-vault is the exception: it is bundled on its own, with axios and the rest of its
 // dependency tree, into dist/bundle/node-vault.cjs, which the bundled Vault backend
@@ -53,19 +56,21 @@ const nodeVaultBeside = {
   },
 };
 
-// Chunk names are content hashes: clear the old ones.
+// Start clean (earlier layouts left other files here).
 rmSync(new URL('dist/bundle', root), { recursive: true, force: true });
 await build({
   absWorkingDir: root.pathname,
-  // The Vault thread's worker is an entry of its own, beside main.js (vault-thread.ts finds it there).
+  // The Vault thread's worker is an entry of its own, beside main.cjs (vault-thread.ts finds it there).
   entryPoints: { main: 'dist/cli/main.js', 'vault-thread-worker': 'dist/vault/vault-thread-worker.js' },
   outdir: 'dist/bundle',
+  outExtension: { '.js': '.cjs' },
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
   external: Object.keys(dependencies).filter((d) => !INLINED.includes(d)),
+  define: { 'import.meta.url': 'importMetaUrl' },
+  inject: ['scripts/import-meta-url.js'],
   plugins: [nodeVaultBeside],
   logLevel: 'warning',
 });

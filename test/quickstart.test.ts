@@ -11,7 +11,7 @@ import { makeTempDir } from './helpers/tmp.js';
 import { ROOT, runCli } from './helpers/cli.js';
 
 test('npx certrender once --config examples/quickstart/certrender.hcl writes a CA, a server certificate and its key', async () => {
-  assert.ok(existsSync(join(ROOT, 'dist/bundle/main.js')), 'dist/ is built and bundled (npm ci runs the build; npm test rebuilds)');
+  assert.ok(existsSync(join(ROOT, 'dist/bundle/main.cjs')), 'dist/ is built and bundled (npm ci runs the build; npm test rebuilds)');
   const dir = await makeTempDir('cr-quickstart');
   cpSync(join(ROOT, 'examples/quickstart'), join(dir, 'examples/quickstart'), {
     recursive: true,

@@ -16,6 +16,7 @@
  * tests) there is no loader inside a worker, so startVaultThread() returns undefined and
  * the run opens its backend in-thread as before.
  */
+import { extname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { CertrenderError, type ErrorCode } from '../errors.js';
 import type { Backend, RequestStats } from '../issuer/backend.js';
@@ -72,8 +73,9 @@ export interface VaultThread {
  * from sources. `workerUrl` is for tests. A thread that cannot start or dies makes open()
  * and every call reject with a plain Error (not a CertrenderError) naming the thread.
  */
-export function startVaultThread(workerUrl = new URL('./vault-thread-worker.js', import.meta.url)): VaultThread | undefined {
-  if (!import.meta.url.endsWith('.js')) return undefined;
+export function startVaultThread(workerUrl = new URL(`./vault-thread-worker${extname(import.meta.url)}`, import.meta.url)): VaultThread | undefined {
+  // Beside this module: .js under dist/ (tsc), .cjs in dist/bundle/; none beside a .ts source.
+  if (!/\.c?js$/.test(import.meta.url)) return undefined;
   const worker = new Worker(workerUrl);
   let logger: Logger | undefined;
   let opened: { resolve: () => void; reject: (e: Error) => void } | undefined;
