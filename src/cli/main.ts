@@ -64,18 +64,22 @@ async function cycle(mode: 'apply' | 'plan', args: ParsedArgs, logger: Logger, l
   } catch (e) {
     logger.warn('vault_thread_failed', { error: errorFields(e), fallback: 'the backend runs in the main thread' });
   }
+  // Before the config is loaded (~60 ms): the state where it will be unless the config names
+  // another state_dir (then the hint is asked again, there, once the config is loaded).
+  const early = thread && (await defaultStateDir(args).catch(() => undefined));
+  if (thread && early && (await vaultLikely(early, args))) thread.preload();
   try {
-    return await cycleWith(thread, mode, args, logger, legacy);
+    return await cycleWith(thread, early, mode, args, logger, legacy);
   } finally {
     // Not awaited: stopping the thread (~8 ms) overlaps the exit; an idle thread holds nothing open.
     thread?.close().catch(() => {});
   }
 }
 
-async function cycleWith(thread: VaultThread | undefined, mode: 'apply' | 'plan', args: ParsedArgs, logger: Logger, legacy?: LegacyInvocation): Promise<number> {
+async function cycleWith(thread: VaultThread | undefined, early: string | undefined, mode: 'apply' | 'plan', args: ParsedArgs, logger: Logger, legacy?: LegacyInvocation): Promise<number> {
   const { loaded, stateDir } = await load(args, logger, legacy);
   await writePidFile(loaded);
-  if (thread && !loaded.config.local_ca && (await vaultLikely(stateDir, args))) thread.preload();
+  if (thread && stateDir !== early && !loaded.config.local_ca && (await vaultLikely(stateDir, args))) thread.preload();
   const { runCycle } = await import('../cycle/run-cycle.js');
   const { resolve } = await import('node:path');
   const force = (args['force-renew'] ?? []).map((d) => (d === 'all' ? 'all' : resolve(process.cwd(), d)));
@@ -113,6 +117,18 @@ async function openInThread(thread: VaultThread, o: { loaded: LoadedConfig; stat
     const { openBackend } = await import('../cycle/run-cycle.js');
     return openBackend({ loaded: o.loaded, stateDir: o.stateDir, apply: o.apply, now: () => new Date(), env: process.env, logger: o.logger });
   }
+}
+
+/** The state directory of a config that does not name one (DESIGN "State directory"), from the command line alone. */
+async function defaultStateDir(args: ParsedArgs): Promise<string> {
+  const [{ configFiles }, { resolveStateDir }] = await Promise.all([import('../config/config-files.js'), import('../state/state-dir.js')]);
+  return resolveStateDir({
+    flag: args['state-dir'],
+    configFiles: await configFiles(args.config ?? [], process.cwd()),
+    env: process.env,
+    cwd: process.cwd(),
+    isRoot: process.getuid?.() === 0,
+  });
 }
 
 /**
