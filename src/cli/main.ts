@@ -119,16 +119,16 @@ async function openInThread(thread: VaultThread, o: { loaded: LoadedConfig; stat
   }
 }
 
-/** The state directory of a config that does not name one (DESIGN "State directory"), from the command line alone. */
-async function defaultStateDir(args: ParsedArgs): Promise<string> {
-  const [{ configFiles }, { resolveStateDir }] = await Promise.all([import('../config/config-files.js'), import('../state/state-dir.js')]);
-  return resolveStateDir({
-    flag: args['state-dir'],
-    configFiles: await configFiles(args.config ?? [], process.cwd()),
-    env: process.env,
-    cwd: process.cwd(),
-    isRoot: process.getuid?.() === 0,
-  });
+/**
+ * The state directory from the command line alone (DESIGN "State directory"), or
+ * undefined when a config file may name its own `state_dir` (its text mentions it): the
+ * config decides then, once loaded.
+ */
+async function defaultStateDir(args: ParsedArgs): Promise<string | undefined> {
+  const [{ configFiles }, { resolveStateDir }, { readFile }] = await Promise.all([import('../config/config-files.js'), import('../state/state-dir.js'), import('node:fs/promises')]);
+  const files = await configFiles(args.config ?? [], process.cwd());
+  if (!args['state-dir'] && (await Promise.all(files.map((f) => readFile(f, 'utf8')))).some((text) => text.includes('state_dir'))) return undefined;
+  return resolveStateDir({ flag: args['state-dir'], configFiles: files, env: process.env, cwd: process.cwd(), isRoot: process.getuid?.() === 0 });
 }
 
 /**
