@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { makeTempDir } from './helpers/tmp.js';
 import { count, cycle, writeTree } from './helpers/cycle.js';
 import { mintCa } from './helpers/mint.js';
+import { createLocalCaBackend } from '../src/issuer/local-ca-backend.js';
+import { localCaSchema } from '../src/config/schema.js';
 
 const CERT_TPL = `{% set s = secret("pki/issue/web", "common_name=web.test", "alt_names=alt.web.test", "ip_sans=127.0.0.1", "ttl=24h") -%}
 {{ s.Data.certificate }}
@@ -235,6 +237,24 @@ template {
   assert.is(read(dir, 'out/log.txt'), 'one\n');
   await cycle({ dir, env: { LINE: 'two' } });
   assert.is(read(dir, 'out/log.txt'), 'one\ntwo\n');
+});
+
+test('the mount CA read goes out beside the first issuance: when it fails, the issuance is not applied and nothing is written', async () => {
+  const dir = await makeTempDir('cr-anchor');
+  await writeTree(dir, {
+    'certrender.hcl': config().replace(/template \{\s*source\s*= "tpl\/ca.njk"[^}]*\}/, ''),
+    'tpl/cert.njk': CERT_TPL,
+    'tpl/key.njk': KEY_TPL,
+  });
+  const local = createLocalCaBackend({ stateDir: join(dir, 'state'), config: localCaSchema.parse({ ttl: '24h' }), readOnly: false });
+  // A CA endpoint that answers without a certificate; issuing still works.
+  const backend = { ...local, read: async (path: string) => (path === 'pki/cert/ca' ? { data: {} } : local.read(path)) };
+  const run = await cycle({ dir, backend });
+  assert.equal(run.report.issuances.map((i) => [i.action, i.reason]), [['failed', 'pki/cert/ca returned no CA certificate to pin']]);
+  assert.is(run.report.requests.writes, 1, 'the issuance was requested beside the read (the documented cost)');
+  assert.not.ok(existsSync(join(dir, 'out/web.pem')) || existsSync(join(dir, 'out/web-key.pem')), 'nothing written');
+  assert.is(run.report.ok, false);
+  assert.is(count(run.events, (e) => e.event === 'issuance_issued'), 0);
 });
 
 test('no private key or token appears in any log line or in the report', async () => {
