@@ -6,7 +6,14 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { parsePemBlocks } from './pem.js';
 import { x509Facts } from './x509-facts.js';
 
-const colonHex = (buf: Buffer) => createHash('sha256').update(buf).digest('hex').toUpperCase().match(/.{2}/g)!.join(':');
+/**
+ * SHA-256 of a SubjectPublicKeyInfo: 32 uppercase hex bytes joined by colons, leading
+ * zero bytes kept. The one format for key fingerprints: validation stores it, pinning
+ * compares against it (two formatters once disagreed on a digest starting with 00).
+ */
+export function spkiFingerprint(spki: Uint8Array): string {
+  return createHash('sha256').update(spki).digest('hex').toUpperCase().match(/../g)!.join(':');
+}
 
 /** SHA-256 of the SubjectPublicKeyInfo of every certificate in a PEM text. Unparseable blocks are skipped. */
 export function publicKeyFingerprints(pemText: string): string[] {
@@ -18,7 +25,7 @@ export function publicKeyFingerprints(pemText: string): string[] {
       try {
         new X509Certificate(b.der); // only what OpenSSL parses counts (it throws otherwise)
         // The SPKI bytes as encoded: exporting them from the KeyObject costs ~1 ms per certificate.
-        return [colonHex(Buffer.from(x509Facts(b.der).spki))];
+        return [spkiFingerprint(x509Facts(b.der).spki)];
       } catch {
         return [];
       }

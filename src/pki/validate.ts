@@ -1,9 +1,10 @@
-import { createHash, createPublicKey, X509Certificate as NodeCertificate } from 'node:crypto';
+import { createPublicKey, X509Certificate as NodeCertificate } from 'node:crypto';
 import { CertrenderError } from '../errors.js';
 import { parsePrivateKey, PRIVATE_KEY_LABELS } from './keys.js';
 import { parsePemBlocks, type PemBlock } from './pem.js';
 import type { Problem } from './problem.js';
 import { x509Facts } from './x509-facts.js';
+import { spkiFingerprint } from './fingerprint.js';
 
 export interface LeafInfo {
   subject: string;
@@ -105,8 +106,7 @@ function parseCertUncached(pem: string): Cert {
     dnsNames: facts.dnsNames,
     ipAddresses: facts.ipAddresses.map(canonicalIp),
     isCa: facts.ca,
-    // All 32 bytes: colonHex drops leading zero bytes (right for a serial, not for a digest).
-    publicKeyFingerprint256: createHash('sha256').update(facts.spki).digest('hex').toUpperCase().match(/../g)!.join(':'),
+    publicKeyFingerprint256: spkiFingerprint(facts.spki),
   };
   return {
     pem,
