@@ -33,16 +33,7 @@ async function load(args: ParsedArgs, logger: Logger, legacy?: LegacyInvocation)
   const { loadConfig } = await import('../config/load-config.js');
   const loaded = await loadConfig({ paths: args.config ?? [], cwd: process.cwd(), env: process.env, overlay: legacy?.overlay, consulTemplate: legacy !== undefined });
   if (!args['log-level'] && loaded.config.log_level) logger.setLevel(loaded.config.log_level);
-  const { resolveStateDir } = await import('../state/state-dir.js');
-  const stateDir = resolveStateDir({
-    flag: args['state-dir'],
-    configured: loaded.config.state_dir,
-    configFiles: loaded.files,
-    env: process.env,
-    cwd: process.cwd(),
-    isRoot: process.getuid?.() === 0,
-  });
-  return { loaded, stateDir };
+  return { loaded, stateDir: await stateDirOf(args, loaded.files, loaded.config.state_dir) };
 }
 
 /** consul-template's pid_file: written at start, removed at exit. */
@@ -125,10 +116,16 @@ async function openInThread(thread: VaultThread, o: { loaded: LoadedConfig; stat
  * config decides then, once loaded.
  */
 async function defaultStateDir(args: ParsedArgs): Promise<string | undefined> {
-  const [{ configFiles }, { resolveStateDir }, { readFile }] = await Promise.all([import('../config/config-files.js'), import('../state/state-dir.js'), import('node:fs/promises')]);
+  const [{ configFiles }, { readFile }] = await Promise.all([import('../config/config-files.js'), import('node:fs/promises')]);
   const files = await configFiles(args.config ?? [], process.cwd());
   if (!args['state-dir'] && (await Promise.all(files.map((f) => readFile(f, 'utf8')))).some((text) => text.includes('state_dir'))) return undefined;
-  return resolveStateDir({ flag: args['state-dir'], configFiles: files, env: process.env, cwd: process.cwd(), isRoot: process.getuid?.() === 0 });
+  return stateDirOf(args, files, undefined);
+}
+
+/** DESIGN "State directory": the flag, the config's state_dir, $CERTRENDER_STATE_DIR, the default. */
+async function stateDirOf(args: ParsedArgs, configFiles: string[], configured: string | undefined): Promise<string> {
+  const { resolveStateDir } = await import('../state/state-dir.js');
+  return resolveStateDir({ flag: args['state-dir'], configured, configFiles, env: process.env, cwd: process.cwd(), isRoot: process.getuid?.() === 0 });
 }
 
 /**
