@@ -14,6 +14,8 @@
 // requires instead of 'node-vault'. Two modules axios requires at load and node-vault never
 // uses (form-data, whose dependency tree is ~35 ms of loading, and node:http2) load there
 // only when first touched. Same code, same transport; ~40 ms less before the first request.
+// And axios reads the global `FormData` when it loads, which makes node 20 load undici
+// (~35 ms); the bundle reads it only when a request body could be one (lazyFormDataGlobal).
 import { readFileSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
@@ -40,6 +42,46 @@ module.exports = new Proxy(function lazy() {}, {
 });
 `,
     }));
+  },
+};
+
+/**
+ * axios (dist/node/axios.cjs) touches node 20's fetch globals when it loads, and the first
+ * touch of any of them (FormData, fetch, Request, Response) loads all of undici: ~35 ms,
+ * half of node-vault's load, for a transport node-vault never uses (it sends through
+ * axios's http adapter). Two places, both changed without changing an answer:
+ * - `isFormData` tests request bodies with `instanceof` a FormData read at load. A plain
+ *   object (every node-vault body) is rejected on its prototype before any FormData could
+ *   match, so the `instanceof` test moves after those rejections and reads the global there.
+ * - A top-level `getFetch()` seeds the fetch adapter's cache. The adapter builds that same
+ *   entry on first use (axios's adapter lookup calls getFetch), so the bundle drops the seed.
+ */
+const AXIOS_FORMDATA = [
+  [
+    "const FormDataCtor = typeof G.FormData !== 'undefined' ? G.FormData : undefined;\n",
+    "// certrender's bundle (scripts/bundle.mjs): the global FormData is read in isFormData, when needed.\n",
+  ],
+  [
+    '  if (FormDataCtor && thing instanceof FormDataCtor) return true;\n',
+    '',
+  ],
+  [
+    '  if (!isFunction$1(thing.append)) return false;\n',
+    "  if (!isFunction$1(thing.append)) return false;\n  if (typeof G.FormData !== 'undefined' && thing instanceof G.FormData) return true;\n",
+  ],
+  ['\ngetFetch();\n', '\n'],
+];
+const lazyFormDataGlobal = {
+  name: 'lazy-formdata-global',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]axios[\\/]dist[\\/]node[\\/]axios\.cjs$/ }, (a) => {
+      let text = readFileSync(a.path, 'utf8');
+      for (const [from, to] of AXIOS_FORMDATA) {
+        if (text.split(from).length !== 2) throw new Error(`${a.path} no longer contains exactly one ${JSON.stringify(from)}: update scripts/bundle.mjs`);
+        text = text.replace(from, to);
+      }
+      return { loader: 'js', contents: text };
+    });
   },
 };
 
@@ -82,7 +124,7 @@ await build({
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  plugins: [lazyModules],
+  plugins: [lazyModules, lazyFormDataGlobal],
   logLevel: 'warning',
 });
 console.log('wrote dist/bundle/');
