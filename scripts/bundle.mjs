@@ -9,6 +9,13 @@
 // dist/bundle/ sits at the same depth as dist/cli/, so paths relative to the module URL
 // still resolve; `import.meta.url` becomes the bundle file's URL (scripts/import-meta-url.js).
 //
+// bin/certrender loads main.cjs, and the Vault thread node-vault.cjs, through code-cache.cjs
+// (src/boot/code-cache.ts): from V8's code cache that scripts/train-code-cache.mjs builds
+// at the end of this script. A script compiled from a code cache has no dynamic import()
+// in node 20, so the bundle has none: esbuild turns each `import()` into a lazy
+// `require()`, which loads the ES-module-only dependencies (chokidar, node-cron) through
+// node's require(esm) (node >= 20.19, package.json's engines).
+//
 // node-vault is the exception: it is bundled on its own, with axios and the rest of its
 // dependency tree, into dist/bundle/node-vault.cjs, which the bundled Vault backend
 // requires instead of 'node-vault'. Two modules axios requires at load and node-vault never
@@ -85,15 +92,16 @@ const lazyFormDataGlobal = {
   },
 };
 
-/** The bundled Vault backend requires the node-vault bundle beside it. */
+/** The bundled Vault backend requires the node-vault bundle beside it, through the code cache. */
 const NODE_VAULT_REQUIRE = "require('node-vault')";
 const nodeVaultBeside = {
   name: 'node-vault-beside',
   setup(b) {
+    b.onResolve({ filter: /^\.\/code-cache\.cjs$/ }, (a) => ({ path: a.path, external: true }));
     b.onLoad({ filter: /[\\/]dist[\\/]vault[\\/]vault-backend\.js$/ }, (a) => {
       const text = readFileSync(a.path, 'utf8');
       if (!text.includes(NODE_VAULT_REQUIRE)) throw new Error(`${a.path} no longer contains ${NODE_VAULT_REQUIRE}: update scripts/bundle.mjs`);
-      return { loader: 'js', contents: text.replace(NODE_VAULT_REQUIRE, "require('./node-vault.cjs')") };
+      return { loader: 'js', contents: text.replace(NODE_VAULT_REQUIRE, "require('./code-cache.cjs').requireCached(require('node:path').join(__dirname, 'node-vault.cjs'))") };
     });
   },
 };
@@ -103,13 +111,14 @@ rmSync(new URL('dist/bundle', root), { recursive: true, force: true });
 await build({
   absWorkingDir: root.pathname,
   // The Vault thread's worker is an entry of its own, beside main.cjs (vault-thread.ts finds it there).
-  entryPoints: { main: 'dist/cli/main.js', 'vault-thread-worker': 'dist/vault/vault-thread-worker.js' },
+  entryPoints: { main: 'dist/cli/main.js', 'vault-thread-worker': 'dist/vault/vault-thread-worker.js', 'code-cache': 'dist/boot/code-cache.js' },
   outdir: 'dist/bundle',
   outExtension: { '.js': '.cjs' },
   bundle: true,
   format: 'cjs',
   platform: 'node',
   target: 'node20',
+  supported: { 'dynamic-import': false },
   external: Object.keys(dependencies).filter((d) => !INLINED.includes(d)),
   define: { 'import.meta.url': 'importMetaUrl' },
   inject: ['scripts/import-meta-url.js'],
@@ -128,3 +137,6 @@ await build({
   logLevel: 'warning',
 });
 console.log('wrote dist/bundle/');
+
+// V8 code caches for main.cjs and node-vault.cjs, from training runs of the built binary.
+await import('./train-code-cache.mjs');

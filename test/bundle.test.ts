@@ -1,16 +1,22 @@
 /**
- * The node-vault bundle (scripts/bundle.mjs) as the Vault thread loads it: in a fresh node,
- * it must not load undici (node 20 loads all of it, ~35 ms, at the first touch of a fetch
- * global, which stock axios does when it loads), and the client it builds must still send a
- * write with its JSON body and read the JSON answer, without loading undici on the way.
+ * The bundle as bin/certrender runs it (scripts/bundle.mjs), in fresh node processes:
+ * - node-vault.cjs must not load undici (node 20 loads all of it, ~35 ms, at the first touch
+ *   of a fetch global, which stock axios does when it loads), and the client it builds must
+ *   still send a write with its JSON body and read the JSON answer;
+ * - main.cjs loads from the code cache the build trained (src/boot/code-cache.ts), and a
+ *   cache that does not belong to the file (changed source, corrupt data) is not used: the
+ *   source runs, as if there were no cache.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { ROOT } from './helpers/cli.js';
+import { makeTempDir } from './helpers/tmp.js';
 
 const CHILD = `
 const nodeVault = require(process.argv[1]);
@@ -53,6 +59,78 @@ test('dist/bundle/node-vault.cjs loads without undici and still sends a JSON wri
   } finally {
     server.close();
   }
+});
+
+/** Runs `main(args)` of dir/main.cjs through dir/code-cache.cjs; returns its stdout and the cache's state. */
+async function runCached(dir: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ stdout: string; state: string }> {
+  const child = `
+const { requireCached, cacheStates } = require(process.argv[1] + '/code-cache.cjs');
+const file = process.argv[1] + '/main.cjs';
+const { main } = requireCached(file);
+process.stderr.write('STATE ' + cacheStates.get(file) + '\\n');
+main(JSON.parse(process.argv[2])).then((code) => (process.exitCode = code));
+`;
+  return new Promise((resolve, reject) =>
+    execFile(process.execPath, ['-e', child, dir, JSON.stringify(args)], { env: { ...process.env, ...env } }, (e, stdout, stderr) =>
+      e ? reject(new Error(`${e.message}\n${stderr}`)) : resolve({ stdout, state: /STATE (\S+)/.exec(stderr)?.[1] ?? '' }),
+    ),
+  );
+}
+
+const HELP_LINE = 'certrender renders Vault/OpenBao-issued certificates to disk from templates.';
+
+/** A copy of the built layout (dist/bundle/, package.json, node_modules) whose bundle a test may change. */
+async function copyOfBuild(): Promise<string> {
+  const dir = await makeTempDir('cr-code-cache');
+  cpSync(join(ROOT, 'dist/bundle'), join(dir, 'dist/bundle'), { recursive: true });
+  cpSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  return join(dir, 'dist/bundle');
+}
+
+test('dist/bundle/main.cjs loads from the code cache the build trained', async () => {
+  const r = await runCached(join(ROOT, 'dist/bundle'), ['--version']);
+  assert.is(r.state, 'used', 'npm run build writes dist/bundle/main.cjs.v8cache, and this node accepts it');
+  assert.match(r.stdout, /^\d+\.\d+\.\d+/);
+  const off = await runCached(join(ROOT, 'dist/bundle'), ['--version'], { CERTRENDER_CODE_CACHE: 'off' });
+  assert.is(off.state, 'absent', 'CERTRENDER_CODE_CACHE=off ignores the cache');
+  assert.is(off.stdout, r.stdout);
+});
+
+test('a cache built for other source bytes (same length) is not used: the changed source is what runs', async () => {
+  const dir = await copyOfBuild();
+  const main = join(dir, 'main.cjs');
+  const source = readFileSync(main, 'utf8');
+  assert.ok(source.includes(HELP_LINE));
+  // Same length: V8's own check (the source's length) would accept the old bytecode.
+  const changed = HELP_LINE.replace('certrender renders', 'CERTRENDER RENDERS');
+  writeFileSync(main, source.replace(HELP_LINE, changed));
+  const r = await runCached(dir, ['--help']);
+  assert.is(r.state, 'stale');
+  assert.ok(r.stdout.includes(changed), 'the help text comes from the changed source');
+});
+
+test('a damaged cache is not handed to V8 (a release V8 would abort on it) and the source runs', async () => {
+  const dir = await copyOfBuild();
+  const cache = readFileSync(join(dir, 'main.cjs.v8cache'));
+  for (let i = 200; i < cache.length; i += 97) cache[i] ^= 0xff; // the digests (64 bytes) are kept
+  writeFileSync(join(dir, 'main.cjs.v8cache'), cache);
+  const r = await runCached(dir, ['--help']);
+  assert.is(r.state, 'damaged');
+  assert.ok(r.stdout.includes(HELP_LINE));
+});
+
+test('a cache V8 rejects (built by another V8 or with other flags) is not used and the source runs', async () => {
+  const dir = await copyOfBuild();
+  const cache = readFileSync(join(dir, 'main.cjs.v8cache'));
+  // V8's header (after our 64 bytes): magic number, version hash, source hash, flags hash.
+  // Change the flags hash and re-digest, as a cache from a node run with other flags would be.
+  const data = Buffer.from(cache.subarray(64));
+  data.writeUInt32LE(data.readUInt32LE(12) ^ 1, 12);
+  writeFileSync(join(dir, 'main.cjs.v8cache'), Buffer.concat([cache.subarray(0, 32), createHash('sha256').update(data).digest(), data]));
+  const r = await runCached(dir, ['--help']);
+  assert.is(r.state, 'rejected');
+  assert.ok(r.stdout.includes(HELP_LINE));
 });
 
 test.run();
