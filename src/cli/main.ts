@@ -62,7 +62,8 @@ async function cycle(mode: 'apply' | 'plan', args: ParsedArgs, logger: Logger, l
   try {
     return await cycleWith(thread, early, mode, args, logger, legacy);
   } finally {
-    // Not awaited: stopping the thread (~8 ms) overlaps the exit; an idle thread holds nothing open.
+    // Usually stopped already (backendDone); this covers a cycle that threw. Not awaited: an
+    // idle thread holds nothing open.
     thread?.close().catch(() => {});
   }
 }
@@ -87,6 +88,8 @@ async function cycleWith(thread: VaultThread | undefined, early: string | undefi
     collectContents: Boolean(args.contents),
     pause: pauseAt ? testPause(pauseAt) : undefined,
     openBackend: thread && !loaded.config.local_ca ? () => openInThread(thread, { loaded, stateDir, apply: mode === 'apply', logger }) : undefined,
+    // Stopping the thread (~8 ms) then overlaps the last swaps; waiting for it at exit did not.
+    backendDone: () => void thread?.close().catch(() => {}),
   });
   const fmt = await import('./format-report.js');
   if (args.json) {

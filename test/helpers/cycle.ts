@@ -31,6 +31,7 @@ export async function cycle(opts: {
   forceRenew?: string[];
   env?: NodeJS.ProcessEnv;
   backend?: Backend;
+  backendDone?: () => void;
   collectContents?: boolean;
 }): Promise<CycleRun> {
   let logs = '';
@@ -53,6 +54,7 @@ export async function cycle(opts: {
     forceRenew: opts.forceRenew ?? [],
     env,
     backend: opts.backend,
+    backendDone: opts.backendDone,
     collectContents: opts.collectContents,
   });
   const events = logs
