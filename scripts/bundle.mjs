@@ -1,15 +1,14 @@
 // Bundles dist/ (built by tsc) into dist/bundle/, the code bin/certrender runs (run after
 // tsc by `npm run build`). Why (docs/decisions.md, "bin/certrender runs a bundle"): Node 20
 // pays per module it loads, and zod alone is some eighty of them. The bundle is CommonJS,
-// one file per entry (main.cjs; vault-thread-worker.cjs for the Vault thread): node then
-// never starts its ES module loader (~10 ms) nor resolves and links a chunk per lazily
-// loaded part; lazy parts stay lazy (evaluated on first use; V8 only pre-parses them).
-// zod is inlined; every other dependency stays external, loaded from node_modules as
-// before (dynamic imports of them stay dynamic imports, so ES-module-only packages load).
+// one file (main.cjs, with code-cache.cjs that loads it): node then never starts its ES
+// module loader (~10 ms) nor resolves and links a chunk per lazily loaded part; lazy parts
+// stay lazy (evaluated on first use; V8 only pre-parses them). zod is inlined; every other
+// dependency stays external, loaded from node_modules as before.
 // dist/bundle/ sits at the same depth as dist/cli/, so paths relative to the module URL
 // still resolve; `import.meta.url` becomes the bundle file's URL (scripts/import-meta-url.js).
 //
-// bin/certrender loads main.cjs, and the Vault thread node-vault.cjs, through code-cache.cjs
+// bin/certrender loads main.cjs, and the Vault backend node-vault.cjs, through code-cache.cjs
 // (src/boot/code-cache.ts): from V8's code cache that scripts/train-code-cache.mjs builds
 // at the end of this script. A script compiled from a code cache has no dynamic import()
 // in node 20, so the bundle has none: esbuild turns each `import()` into a lazy
@@ -110,8 +109,7 @@ const nodeVaultBeside = {
 rmSync(new URL('dist/bundle', root), { recursive: true, force: true });
 await build({
   absWorkingDir: root.pathname,
-  // The Vault thread's worker is an entry of its own, beside main.cjs (vault-thread.ts finds it there).
-  entryPoints: { main: 'dist/cli/main.js', 'vault-thread-worker': 'dist/vault/vault-thread-worker.js', 'code-cache': 'dist/boot/code-cache.js' },
+  entryPoints: { main: 'dist/cli/main.js', 'code-cache': 'dist/boot/code-cache.js' },
   outdir: 'dist/bundle',
   outExtension: { '.js': '.cjs' },
   bundle: true,

@@ -7,10 +7,9 @@
 //    validation, the swap).
 // 2. A consul-template config with Go templates, `-config ... -once`, against a stand-in for
 //    Vault on 127.0.0.1 that answers with the certificate and CA the first run wrote (the
-//    HCL front door, the Go template engine, the Vault thread). A stand-in, not OpenBao: the
-//    build must not need a Vault; what it answers only steers which code runs.
-// 3. node-vault's request path, in this process (the binary's Vault thread is stopped, not
-//    exited, so it never writes its cache): the same `request` call the backend makes.
+//    HCL front door, the Go template engine, node-vault's request path). A stand-in, not
+//    OpenBao: the build must not need a Vault; what it answers only steers which code runs.
+//    This run loads main.cjs from the first run's cache, so its cache holds both runs'.
 //
 // Nothing here is needed for correctness: without a cache, or with one V8 rejects, the
 // bundle compiles from source as before. A failed training run fails the build, though:
@@ -18,13 +17,11 @@
 import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const bundle = join(root, 'dist/bundle');
 const bin = join(root, 'bin/certrender');
 const dir = mkdtempSync(join(tmpdir(), 'certrender-train-'));
 const TOKEN = 'training-token';
@@ -78,17 +75,6 @@ try {
       `template {\n  source = "${ct}/key.tmpl"\n  destination = "${ct}/out/key.pem"\n  perms = 0600\n}\n`,
   );
   await run(['-config', join(ct, 'config.hcl'), '-once'], { VAULT_TOKEN: TOKEN });
-
-  // 3. node-vault's request path, here.
-  process.env.CERTRENDER_CODE_CACHE_TRAIN = '1';
-  const { requireCached, writeTrainedCaches } = createRequire(import.meta.url)(join(bundle, 'code-cache.cjs'));
-  const client = requireCached(join(bundle, 'node-vault.cjs'))({ endpoint: addr });
-  const headers = { 'X-Vault-Token': TOKEN };
-  await client.request({ path: '/pki/cert/ca', method: 'GET', json: undefined, headers });
-  await client.request({ path: '/pki/issue/server', method: 'PUT', json: { common_name: 'localhost' }, headers });
-  await client.request({ path: '/sys/nothing-here', method: 'GET', json: undefined, headers }).catch(() => {});
-  writeTrainedCaches();
-  delete process.env.CERTRENDER_CODE_CACHE_TRAIN;
 } finally {
   server?.close();
   rmSync(dir, { recursive: true, force: true });

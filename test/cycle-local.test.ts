@@ -257,23 +257,6 @@ test('the mount CA read goes out beside the first issuance: when it fails, the i
   assert.is(count(run.events, (e) => e.event === 'issuance_issued'), 0);
 });
 
-test('backendDone is called once, after the last backend call (the CLI stops its Vault thread there)', async () => {
-  const dir = await fixture();
-  const local = createLocalCaBackend({ stateDir: join(dir, 'state'), config: localCaSchema.parse({ ttl: '24h' }), readOnly: false });
-  const calls: string[] = [];
-  const backend = {
-    ...local,
-    read: async (path: string) => (calls.push(`read ${path}`), local.read(path)),
-    write: async (path: string, body: Record<string, unknown>) => (calls.push(`write ${path}`), local.write(path, body)),
-  };
-  const done: number[] = [];
-  const run = await cycle({ dir, backend, backendDone: () => done.push(calls.length) });
-  assert.ok(run.report.ok);
-  assert.equal(calls.sort(), ['read pki/cert/ca', 'write pki/issue/web'], 'the CA read (anchor and template: one request) and one issuance');
-  assert.is(done.length, 1, 'called once');
-  assert.is(done[0], calls.length, 'no backend call after it');
-});
-
 test('no private key or token appears in any log line or in the report', async () => {
   const dir = await fixture();
   const token = 'hvs.' + 'A'.repeat(24);

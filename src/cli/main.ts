@@ -9,8 +9,6 @@ import { createLogger, errorFields, scrubSecrets, type Level, type Logger } from
 import { parseLegacyArgv, type LegacyInvocation } from './legacy-argv.js';
 import { COMMANDS, fastParse, OPTIONS, type CommandName, type ParsedArgs } from './options.js';
 import type { LoadedConfig } from '../config/schema.js';
-import type { VaultThread } from '../vault/vault-thread.js';
-import type { Backend } from '../issuer/backend.js';
 
 const require = createRequire(import.meta.url);
 const VERSION: string = require('../../package.json').version;
@@ -47,31 +45,8 @@ async function writePidFile(loaded: LoadedConfig): Promise<void> {
 }
 
 async function cycle(mode: 'apply' | 'plan', args: ParsedArgs, logger: Logger, legacy?: LegacyInvocation): Promise<number> {
-  // node-vault loads on another core while the config and templates are read (vault-thread.ts).
-  const { startVaultThread } = await import('../vault/vault-thread.js');
-  let thread: VaultThread | undefined;
-  try {
-    thread = startVaultThread();
-  } catch (e) {
-    logger.warn('vault_thread_failed', { error: errorFields(e), fallback: 'the backend runs in the main thread' });
-  }
-  // Before the config is loaded (~60 ms): the state where it will be unless the config names
-  // another state_dir (then the hint is asked again, there, once the config is loaded).
-  const early = thread && (await defaultStateDir(args).catch(() => undefined));
-  if (thread && early && (await vaultLikely(early, args))) thread.preload();
-  try {
-    return await cycleWith(thread, early, mode, args, logger, legacy);
-  } finally {
-    // Usually stopped already (backendDone); this covers a cycle that threw. Not awaited: an
-    // idle thread holds nothing open.
-    thread?.close().catch(() => {});
-  }
-}
-
-async function cycleWith(thread: VaultThread | undefined, early: string | undefined, mode: 'apply' | 'plan', args: ParsedArgs, logger: Logger, legacy?: LegacyInvocation): Promise<number> {
   const { loaded, stateDir } = await load(args, logger, legacy);
   await writePidFile(loaded);
-  if (thread && stateDir !== early && !loaded.config.local_ca && (await vaultLikely(stateDir, args))) thread.preload();
   const { runCycle } = await import('../cycle/run-cycle.js');
   const { resolve } = await import('node:path');
   const force = (args['force-renew'] ?? []).map((d) => (d === 'all' ? 'all' : resolve(process.cwd(), d)));
@@ -87,9 +62,6 @@ async function cycleWith(thread: VaultThread | undefined, early: string | undefi
     env: process.env,
     collectContents: Boolean(args.contents),
     pause: pauseAt ? testPause(pauseAt) : undefined,
-    openBackend: thread && !loaded.config.local_ca ? () => openInThread(thread, { loaded, stateDir, apply: mode === 'apply', logger }) : undefined,
-    // Stopping the thread (~8 ms) then overlaps the last swaps; waiting for it at exit did not.
-    backendDone: () => void thread?.close().catch(() => {}),
   });
   const fmt = await import('./format-report.js');
   if (args.json) {
@@ -101,50 +73,10 @@ async function cycleWith(thread: VaultThread | undefined, early: string | undefi
   return report.ok ? EXIT.OK : EXIT.CYCLE_FAILED;
 }
 
-/** The backend in the Vault thread; in this thread if the thread could not start (it says why). */
-async function openInThread(thread: VaultThread, o: { loaded: LoadedConfig; stateDir: string; apply: boolean; logger: Logger }): Promise<Backend> {
-  try {
-    return await thread.open({ vault: o.loaded.config.vault, env: process.env, baseDir: o.loaded.baseDir, logger: o.logger });
-  } catch (e) {
-    if (isCertrenderError(e)) throw e;
-    o.logger.warn('vault_thread_failed', { error: errorFields(e), fallback: 'the backend runs in the main thread' });
-    const { openBackend } = await import('../cycle/run-cycle.js');
-    return openBackend({ loaded: o.loaded, stateDir: o.stateDir, apply: o.apply, now: () => new Date(), env: process.env, logger: o.logger });
-  }
-}
-
-/**
- * The state directory from the command line alone (DESIGN "State directory"), or
- * undefined when a config file may name its own `state_dir` (its text mentions it): the
- * config decides then, once loaded.
- */
-async function defaultStateDir(args: ParsedArgs): Promise<string | undefined> {
-  const [{ configFiles }, { readFile }] = await Promise.all([import('../config/config-files.js'), import('node:fs/promises')]);
-  const files = await configFiles(args.config ?? [], process.cwd());
-  if (!args['state-dir'] && (await Promise.all(files.map((f) => readFile(f, 'utf8')))).some((text) => text.includes('state_dir'))) return undefined;
-  return stateDirOf(args, files, undefined);
-}
-
 /** DESIGN "State directory": the flag, the config's state_dir, $CERTRENDER_STATE_DIR, the default. */
 async function stateDirOf(args: ParsedArgs, configFiles: string[], configured: string | undefined): Promise<string> {
   const { resolveStateDir } = await import('../state/state-dir.js');
   return resolveStateDir({ flag: args['state-dir'], configured, configFiles, env: process.env, cwd: process.cwd(), isRoot: process.getuid?.() === 0 });
-}
-
-/**
- * Whether this run will probably call Vault: nothing is stored yet, a renewal is forced,
- * or a stored issuance is due. Only a hint (when to load node-vault early): a run that
- * needs Vault anyway, such as a changed request, loads it when it first calls.
- */
-async function vaultLikely(stateDir: string, args: ParsedArgs): Promise<boolean> {
-  if (args['force-renew']?.length) return true;
-  const { createIssuanceStore } = await import('../state/issuance-store.js');
-  try {
-    const records = createIssuanceStore(stateDir).list();
-    return records.length === 0 || records.some((r) => !(Date.parse(r.renewAt) > Date.now()));
-  } catch {
-    return true; // an unreadable state: the cycle reports it; load node-vault early meanwhile
-  }
 }
 
 /**

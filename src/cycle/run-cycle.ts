@@ -52,12 +52,6 @@ export interface CycleOptions {
    * Vault session (its login token) across cycles.
    */
   openBackend?: () => Promise<Backend>;
-  /**
-   * Called once the cycle will make no more backend calls (its last request is answered,
-   * files may still be rendering and swapping): a one-shot run stops its Vault thread there,
-   * so that the thread's stop overlaps the swap instead of delaying the exit.
-   */
-  backendDone?: () => void;
   /** Test hook: called at named points of the swap (see src/fs/swap-group.ts). */
   pause?: (point: string) => Promise<void>;
   /**
@@ -772,7 +766,6 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
     await Promise.all([...fetched.values(), ...gates]);
   }
 
-  opts.backendDone?.();
   const parts = [...(await Promise.all(finishing)), await finish(templates.filter((t) => !finalized.has(t.index)))];
   // In template order, as one planGroups over every output would have listed them.
   const firstIndex = (g: PlannedGroup) => Math.min(...g.outputs.map((o) => o.index));

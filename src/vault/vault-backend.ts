@@ -22,7 +22,7 @@ type NodeVault = (o: object) => NodeVaultClient;
 let nodeVault: NodeVault | undefined;
 
 /** node-vault, loaded on first use (a run that makes no Vault call never loads it). */
-export function loadNodeVault(): NodeVault {
+function loadNodeVault(): NodeVault {
   return (nodeVault ??= require('node-vault') as NodeVault);
 }
 

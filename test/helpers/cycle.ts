@@ -31,7 +31,6 @@ export async function cycle(opts: {
   forceRenew?: string[];
   env?: NodeJS.ProcessEnv;
   backend?: Backend;
-  backendDone?: () => void;
   collectContents?: boolean;
 }): Promise<CycleRun> {
   let logs = '';
@@ -54,7 +53,6 @@ export async function cycle(opts: {
     forceRenew: opts.forceRenew ?? [],
     env,
     backend: opts.backend,
-    backendDone: opts.backendDone,
     collectContents: opts.collectContents,
   });
   const events = logs
