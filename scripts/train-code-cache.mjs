@@ -31,7 +31,8 @@ function run(args, env = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, ...args], {
       cwd: dir,
-      env: { ...process.env, CERTRENDER_CODE_CACHE_TRAIN: '1', XDG_STATE_HOME: join(dir, 'xdg'), ...env },
+      // Vault and OpenBao settings of the machine that builds must not steer the training runs.
+      env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(VAULT|BAO)_/.test(k))), CERTRENDER_CODE_CACHE_TRAIN: '1', XDG_STATE_HOME: join(dir, 'xdg'), ...env },
       stdio: ['ignore', 'ignore', 'pipe'],
       timeout: 60_000,
     });
