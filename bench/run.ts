@@ -46,8 +46,9 @@ const GNU_TIME = '/usr/bin/time';
 const RESULTS = join(ROOT, 'bench/RESULTS.md');
 const SERVICES = 15;
 // First and second runs per tool: one first run is one sample of OpenBao's RSA key generation,
-// whose time varies by hundreds of ms; a median of 9 is steadier than one of 5.
-const REPEATS = 9;
+// whose time varies by hundreds of ms (15 keys on two cores): a median of 15 is steadier than
+// one of 9, which moved the first-run ratio by ±0.1 between recordings of the same code.
+const REPEATS = 15;
 const MAX_CONCURRENCY = 4; // certrender's default max_concurrency
 const RUN_TIMEOUT_MS = 120_000;
 const BEGIN = '<!-- bench/run.ts: begin -->';
@@ -460,6 +461,9 @@ async function cycleSection(baoBin: string): Promise<Section> {
       ]),
       1,
     ),
+    '',
+    `Round by round (the tools back to back on the same OpenBao, order rotated), first-run wall ms, certrender (Go) / bao agent:`,
+    `${g.firsts.map((x, i) => `${fmt(x.wallMs)}/${fmt(a.firsts[i].wallMs)}`).join(', ')}; certrender (Go) took less time in ${g.firsts.filter((x, i) => x.wallMs <= a.firsts[i].wallMs).length} of ${REPEATS} rounds.`,
     '',
     `certrender / bao agent (medians): wall first ${ratio(firstWall(c), firstWall(a))}, second ${ratio(cSecondWall, med(a.second, (x) => x.wallMs)!)}; ` +
       `peak RSS first ${ratio(firstRss(c), firstRss(a))}, second ${ratio(med(c.second, (x) => x.rssKiB)!, med(a.second, (x) => x.rssKiB)!)}`,
