@@ -65,7 +65,7 @@ module.exports = new Proxy(function lazy() {}, {
 const AXIOS_FORMDATA = [
   [
     "const FormDataCtor = typeof G.FormData !== 'undefined' ? G.FormData : undefined;\n",
-    "// certrender's bundle (scripts/bundle.mjs): the global FormData is read in isFormData, when needed.\n",
+    '',
   ],
   [
     '  if (FormDataCtor && thing instanceof FormDataCtor) return true;\n',

@@ -88,7 +88,7 @@ export function requireCached(filename: string): unknown {
 }
 
 /** Writes each loaded file's cache with every function compiled so far (temp file, then rename). */
-export function writeTrainedCaches(): void {
+function writeTrainedCaches(): void {
   for (const t of training) {
     const tmp = `${t.cacheFile}.${process.pid}.tmp`;
     const data = t.script.createCachedData();

@@ -1,7 +1,6 @@
 /**
  * The files a list of `-config` paths names: a file as given, a directory walked in
- * lexical order (subdirectories too), as consul-template walks them. Kept apart from the
- * loader (and zod) so a run can find its default state directory before loading it.
+ * lexical order (subdirectories too), as consul-template walks them.
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
