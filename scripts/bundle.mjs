@@ -3,8 +3,9 @@
 // pays per module it loads, and zod alone is some eighty of them. The bundle is CommonJS,
 // one file (main.cjs, with code-cache.cjs that loads it): node then never starts its ES
 // module loader (~10 ms) nor resolves and links a chunk per lazily loaded part; lazy parts
-// stay lazy (evaluated on first use; V8 only pre-parses them). zod is inlined; every other
-// dependency stays external, loaded from node_modules as before.
+// stay lazy (evaluated on first use; V8 only pre-parses them). zod and nunjucks are inlined
+// (then they load from the code cache below); every other dependency stays external,
+// loaded from node_modules as before.
 // dist/bundle/ sits at the same depth as dist/cli/, so paths relative to the module URL
 // still resolve; `import.meta.url` becomes the bundle file's URL (scripts/import-meta-url.js).
 //
@@ -27,7 +28,7 @@ import { build } from 'esbuild';
 
 const root = new URL('..', import.meta.url);
 const { dependencies } = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));
-const INLINED = ['zod'];
+const INLINED = ['zod', 'nunjucks'];
 const LAZY = ['form-data', 'http2', 'node:http2'];
 
 /** `require(name)` inside the node-vault bundle returns a stand-in that requires the real module when first touched. */
