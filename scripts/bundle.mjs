@@ -92,6 +92,25 @@ const lazyFormDataGlobal = {
   },
 };
 
+/**
+ * @peculiar/x509 (with reflect-metadata, which it needs loaded first) is bundled on its own
+ * too, into dist/bundle/x509.cjs, which the bundled x509-lib requires through the code
+ * cache: from node_modules it took ~150 ms to load (the local CA's first run, shared-key
+ * CSRs); inside main.cjs it would have made every run's bundle ~1 MB larger (~40 ms more
+ * to start, whether it builds a certificate or not).
+ */
+const X509_IMPORTS = "await import('reflect-metadata');\n        const x509 = await import('@peculiar/x509');";
+const x509Beside = {
+  name: 'x509-beside',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]dist[\\/]issuer[\\/]x509-lib\.js$/ }, (a) => {
+      const text = readFileSync(a.path, 'utf8');
+      if (!text.includes(X509_IMPORTS)) throw new Error(`${a.path} no longer contains ${JSON.stringify(X509_IMPORTS)}: update scripts/bundle.mjs`);
+      return { loader: 'js', contents: text.replace(X509_IMPORTS, "const x509 = require('./code-cache.cjs').requireCached(require('node:path').join(__dirname, 'x509.cjs'));") };
+    });
+  },
+};
+
 /** The bundled Vault backend requires the node-vault bundle beside it, through the code cache. */
 const NODE_VAULT_REQUIRE = "require('node-vault')";
 const nodeVaultBeside = {
@@ -121,7 +140,7 @@ await build({
   external: Object.keys(dependencies).filter((d) => !INLINED.includes(d)),
   define: { 'import.meta.url': 'importMetaUrl' },
   inject: ['scripts/import-meta-url.js'],
-  plugins: [nodeVaultBeside],
+  plugins: [nodeVaultBeside, x509Beside],
   logLevel: 'warning',
 });
 await build({
@@ -133,6 +152,16 @@ await build({
   platform: 'node',
   target: 'node20',
   plugins: [lazyModules, lazyFormDataGlobal],
+  logLevel: 'warning',
+});
+await build({
+  absWorkingDir: root.pathname,
+  stdin: { contents: "require('reflect-metadata');\nmodule.exports = require('@peculiar/x509');\n", resolveDir: root.pathname, loader: 'js' },
+  outfile: 'dist/bundle/x509.cjs',
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
   logLevel: 'warning',
 });
 console.log('wrote dist/bundle/');

@@ -97,6 +97,19 @@ test('dist/bundle/main.cjs loads from the code cache the build trained', async (
   assert.is(off.stdout, r.stdout);
 });
 
+test('node-vault.cjs and x509.cjs load from their code caches too, and x509.cjs works (reflect-metadata is bundled in it)', async () => {
+  const child = `
+const { requireCached, cacheStates } = require(process.argv[1] + '/code-cache.cjs');
+const nv = requireCached(process.argv[1] + '/node-vault.cjs');
+const x509 = requireCached(process.argv[1] + '/x509.cjs');
+process.stdout.write(JSON.stringify({ states: [...cacheStates.values()], nv: typeof nv, name: new x509.Name('CN=a.example').toString() }));
+`;
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile(process.execPath, ['-e', child, join(ROOT, 'dist/bundle')], (e, stdout, stderr) => (e ? reject(new Error(`${e.message}\n${stderr}`)) : resolve(stdout))),
+  );
+  assert.equal(JSON.parse(out), { states: ['used', 'used'], nv: 'function', name: 'CN=a.example' });
+});
+
 test('a cache built for other source bytes (same length) is not used: the changed source is what runs', async () => {
   const dir = await copyOfBuild();
   const main = join(dir, 'main.cjs');
