@@ -1,10 +1,10 @@
-// Builds V8 code caches for the bundle (dist/bundle/main.cjs.v8cache, node-vault.cjs.v8cache;
-// src/boot/code-cache.ts reads them) by running the built binary with
+// Builds V8 code caches for the bundle (dist/bundle/main.cjs.v8cache, node-vault.cjs.v8cache,
+// x509.cjs.v8cache; src/boot/code-cache.ts reads them) by running the built binary with
 // CERTRENDER_CODE_CACHE_TRAIN=1 on two runs an operator makes, each cache then holding every
 // function those runs compiled. Run by scripts/bundle.mjs, after the bundle is written.
 //
 // 1. The README's quickstart: a native config on the embedded local CA (nunjucks, the cycle,
-//    validation, the swap).
+//    validation, the swap, @peculiar/x509 for the CA and its certificate).
 // 2. A consul-template config with Go templates, `-config ... -once`, against a stand-in for
 //    Vault on 127.0.0.1 that answers with the certificate and CA the first run wrote (the
 //    HCL front door, the Go template engine, node-vault's request path). A stand-in, not
