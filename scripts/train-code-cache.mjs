@@ -15,7 +15,7 @@
 // bundle compiles from source as before. A failed training run fails the build, though:
 // it means the binary itself is broken.
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,9 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = join(root, 'bin/certrender');
 const dir = mkdtempSync(join(tmpdir(), 'certrender-train-'));
 const TOKEN = 'training-token';
+const CACHES = ['main.cjs.v8cache', 'node-vault.cjs.v8cache', 'x509.cjs.v8cache'];
+/** What the training runs said when a cache could not be written (src/boot/code-cache.ts). */
+const cacheErrors = [];
 
 /** Runs the binary (asynchronously: the stand-in Vault below answers from this process). */
 function run(args, env = {}) {
@@ -39,7 +42,7 @@ function run(args, env = {}) {
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
-    child.on('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`training run certrender ${args.join(' ')} exited ${code ?? signal}:\n${stderr}`))));
+    child.on('exit', (code, signal) => (code === 0 ? (cacheErrors.push(...stderr.split('\n').filter((l) => l.startsWith('certrender: cannot write the code cache'))), resolve()) : reject(new Error(`training run certrender ${args.join(' ')} exited ${code ?? signal}:\n${stderr}`))));
   });
 }
 
@@ -80,4 +83,6 @@ try {
   server?.close();
   rmSync(dir, { recursive: true, force: true });
 }
-console.log('wrote dist/bundle/*.v8cache');
+const missing = CACHES.filter((f) => !existsSync(join(root, 'dist/bundle', f)));
+if (missing.length) throw new Error(`the training runs wrote no ${missing.join(', ')}${cacheErrors.length ? `:\n${cacheErrors.join('\n')}` : ''}`);
+console.log(`wrote dist/bundle/{${CACHES.join(',')}}`);

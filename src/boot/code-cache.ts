@@ -21,7 +21,7 @@
  * run by `npm run build`): at the process's exit, with what that run compiled.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Script } from 'node:vm';
@@ -87,12 +87,21 @@ export function requireCached(filename: string): unknown {
   return m.exports;
 }
 
-/** Writes each loaded file's cache with every function compiled so far (temp file, then rename). */
+/**
+ * Writes each loaded file's cache with every function compiled so far (temp file, then
+ * rename). Best effort: it runs at exit, where a throw would change the exit code, so a
+ * failure is one line on stderr (the build's training script then finds a cache missing).
+ */
 function writeTrainedCaches(): void {
   for (const t of training) {
     const tmp = `${t.cacheFile}.${process.pid}.tmp`;
-    const data = t.script.createCachedData();
-    writeFileSync(tmp, Buffer.concat([t.digest, sha256(data), data]));
-    renameSync(tmp, t.cacheFile);
+    try {
+      const data = t.script.createCachedData();
+      writeFileSync(tmp, Buffer.concat([t.digest, sha256(data), data]));
+      renameSync(tmp, t.cacheFile);
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      process.stderr.write(`certrender: cannot write the code cache ${t.cacheFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}\n`);
+    }
   }
 }
