@@ -31,7 +31,17 @@ async function load(args: ParsedArgs, logger: Logger, legacy?: LegacyInvocation)
   const { loadConfig } = await import('../config/load-config.js');
   const loaded = await loadConfig({ paths: args.config ?? [], cwd: process.cwd(), env: process.env, overlay: legacy?.overlay, consulTemplate: legacy !== undefined });
   if (!args['log-level'] && loaded.config.log_level) logger.setLevel(loaded.config.log_level);
-  return { loaded, stateDir: await stateDirOf(args, loaded.files, loaded.config.state_dir) };
+  // DESIGN "State directory": the flag, the config's state_dir, $CERTRENDER_STATE_DIR, the default.
+  const { resolveStateDir } = await import('../state/state-dir.js');
+  const stateDir = resolveStateDir({
+    flag: args['state-dir'],
+    configured: loaded.config.state_dir,
+    configFiles: loaded.files,
+    env: process.env,
+    cwd: process.cwd(),
+    isRoot: process.getuid?.() === 0,
+  });
+  return { loaded, stateDir };
 }
 
 /** consul-template's pid_file: written at start, removed at exit. */
@@ -71,12 +81,6 @@ async function cycle(mode: 'apply' | 'plan', args: ParsedArgs, logger: Logger, l
     if (args.contents) process.stdout.write(fmt.formatContents(report));
   }
   return report.ok ? EXIT.OK : EXIT.CYCLE_FAILED;
-}
-
-/** DESIGN "State directory": the flag, the config's state_dir, $CERTRENDER_STATE_DIR, the default. */
-async function stateDirOf(args: ParsedArgs, configFiles: string[], configured: string | undefined): Promise<string> {
-  const { resolveStateDir } = await import('../state/state-dir.js');
-  return resolveStateDir({ flag: args['state-dir'], configured, configFiles, env: process.env, cwd: process.cwd(), isRoot: process.getuid?.() === 0 });
 }
 
 /**

@@ -9,11 +9,10 @@
  * line is the one in the file that supplied the value: HCL positions come from the
  * parser, JSON ones from a small scanner run only when there is a problem to report.
  */
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { CertrenderError } from '../errors.js';
-import { configFiles, readError } from './config-files.js';
 import { type CompatFinding, finishCompat, mapConsulTemplate } from './consul-template-compat.js';
 import { type HclPosition, parseHcl1, pathKey } from './hcl1-parser.js';
 import { atomicDirSchema, configSchema, type LoadedConfig } from './schema.js';
@@ -58,7 +57,8 @@ export async function loadConfig(opts: {
   consulTemplate?: boolean;
 }): Promise<LoadedConfig> {
   const env = opts.env ?? process.env;
-  const files = await configFiles(opts.paths, opts.cwd);
+  const files: string[] = [];
+  for (const p of opts.paths) files.push(...(await expandPath(resolve(opts.cwd, p))));
 
   const sources: { file: string; parsed: ParsedConfigText }[] = [];
   const syntax: ConfigProblem[] = [];
@@ -85,7 +85,7 @@ export async function loadConfig(opts: {
   const merged = mergeRaw(sources.map((s) => s.parsed.raw));
   const result = configSchema.safeParse(finishCompat(merged.raw), {
     // A config is parsed once (per load or reload): zod's JIT (it generates and compiles a
-    // parser for each object schema) costs more here than it saves (~5 ms of a `once`).
+    // parser for each object schema) costs more here than it saves (~10 ms of a `once`).
     jitless: true,
     error: (iss) => (iss.code === 'invalid_type' && iss.input === undefined ? 'required key is missing' : undefined),
   });
@@ -127,8 +127,32 @@ export function parseConfigText(opts: { text: string; file: string }): ParsedCon
 
 // ---------------------------------------------------------------------------- reading
 
+/** A `-config` path: a file as given, a directory walked in lexical order (subdirectories too), as consul-template walks them. */
+async function expandPath(path: string): Promise<string[]> {
+  const st = await stat(path).catch((e: unknown) => readError(path, e));
+  if (!st.isDirectory()) return [path];
+  const names = (await readdir(path).catch((e: unknown) => readError(path, e))).sort();
+  const out: string[] = [];
+  for (const name of names) {
+    const child = join(path, name);
+    const cst = await stat(child).catch((e: unknown) => readError(child, e));
+    if (cst.isDirectory()) out.push(...(await expandPath(child)));
+    else if (cst.isFile()) out.push(child);
+  }
+  return out;
+}
+
 async function readText(file: string): Promise<string> {
   return readFile(file, 'utf8').catch((e: unknown) => readError(file, e));
+}
+
+function readError(path: string, cause: unknown): never {
+  const code = (cause as NodeJS.ErrnoException).code;
+  throw new CertrenderError('CR_CONFIG_READ', `cannot read config ${path}: ${code ?? String(cause)}`, {
+    hint: 'check the config path and its permissions',
+    cause,
+    context: { file: path },
+  });
 }
 
 

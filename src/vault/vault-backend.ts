@@ -18,14 +18,6 @@ interface NodeVaultClient {
   request(o: { path: string; method: string; json?: unknown; headers?: Record<string, string> }): Promise<any>;
 }
 
-type NodeVault = (o: object) => NodeVaultClient;
-let nodeVault: NodeVault | undefined;
-
-/** node-vault, loaded on first use (a run that makes no Vault call never loads it). */
-function loadNodeVault(): NodeVault {
-  return (nodeVault ??= require('node-vault') as NodeVault);
-}
-
 function readCaPath(dir: string): string[] {
   return readdirSync(dir)
     .filter((f) => /\.(pem|crt)$/i.test(f))
@@ -97,7 +89,9 @@ export function createVaultBackend(opts: { settings: VaultSettings; logger: Logg
   if (s.tls.clientCert) agentOptions.cert = readTlsFile(s.tls.clientCert, 'client_cert');
   if (s.tls.clientKey) agentOptions.key = readTlsFile(s.tls.clientKey, 'client_key');
   if (s.tls.serverName) agentOptions.servername = s.tls.serverName;
-  const client = loadNodeVault()({
+  // Required here, not at the top: a run that makes no Vault call never loads node-vault.
+  const nodeVault = require('node-vault') as (o: object) => NodeVaultClient;
+  const client = nodeVault({
     endpoint: s.address,
     // node-vault reads VAULT_SKIP_VERIFY itself and treats any non-empty value as true:
     // override it with the value we parsed.
