@@ -1,4 +1,4 @@
-import { promises as fsp } from 'node:fs';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CertrenderError } from '../errors.js';
 
@@ -23,18 +23,12 @@ function errnoOf(e: unknown): string | undefined {
 
 export async function snapshotFile(file: string): Promise<FileSnapshot> {
   try {
-    const link = await fsp.lstat(file).catch((e) => {
-      if (errnoOf(e) === 'ENOENT') return undefined;
-      throw e;
-    });
+    const link = fs.lstatSync(file, { throwIfNoEntry: false });
     if (!link) return { path: file, exists: false };
     const isSymlinkLayout = link.isSymbolicLink()
-      ? (await fsp.readlink(file)) === `..data/${path.basename(file)}`
+      ? fs.readlinkSync(file) === `..data/${path.basename(file)}`
       : false;
-    const st = await fsp.stat(file).catch((e) => {
-      if (errnoOf(e) === 'ENOENT') return undefined; // dangling symlink
-      throw e;
-    });
+    const st = fs.statSync(file, { throwIfNoEntry: false }); // undefined: a dangling symlink
     if (!st) return { path: file, exists: false, isSymlinkLayout };
     if (!st.isFile()) {
       throw new CertrenderError('CR_WRITE', `output path ${file} is not a regular file`, {
@@ -45,7 +39,7 @@ export async function snapshotFile(file: string): Promise<FileSnapshot> {
     return {
       path: file,
       exists: true,
-      content: await fsp.readFile(file),
+      content: fs.readFileSync(file),
       mode: st.mode & 0o7777,
       uid: st.uid,
       gid: st.gid,

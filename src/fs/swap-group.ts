@@ -32,9 +32,10 @@
  * leaves the disk and the journal for recoverJournals (that is how tests simulate one).
  */
 import { createHash } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CertrenderError } from '../errors.js';
+import { fsyncDir, writeDurable } from './durable.js';
 
 export interface PlannedFile {
   /** Absolute path. */
@@ -100,57 +101,42 @@ const stagedPath = (target: string, groupId: string) => sibling(target, groupId,
 const origPath = (target: string, groupId: string) => sibling(target, groupId, 'orig');
 const backupTmpPath = (target: string, groupId: string) => sibling(target, groupId, 'bak.tmp');
 
-async function exists(p: string): Promise<boolean> {
+function exists(p: string): boolean {
   try {
-    await fsp.lstat(p);
-    return true;
+    return fs.lstatSync(p, { throwIfNoEntry: false }) !== undefined;
   } catch (e) {
-    if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR') return false;
+    if (errnoOf(e) === 'ENOTDIR') return false;
     throw e;
   }
 }
 
 /** rm -f that also accepts a parent that is not a directory (nothing can be there). */
-async function remove(p: string): Promise<void> {
-  await fsp.rm(p, { force: true }).catch((e) => {
+function remove(p: string): void {
+  try {
+    fs.rmSync(p, { force: true });
+  } catch (e) {
     if (errnoOf(e) !== 'ENOTDIR') throw e;
-  });
+  }
 }
 
-async function hashOf(p: string): Promise<string | undefined> {
+function hashOf(p: string): string | undefined {
   try {
-    return sha256(await fsp.readFile(p));
+    return sha256(fs.readFileSync(p));
   } catch (e) {
     if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'EISDIR') return undefined;
     throw e;
   }
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const h = await fsp.open(dir, 'r');
-  try {
-    await h.sync();
-  } finally {
-    await h.close();
-  }
-}
 
 /** fsyncs the directories of `files` that exist (a roll back may meet one never created). */
 const fsyncDirs = async (files: readonly string[]) => {
-  for (const dir of new Set(files.map((f) => path.dirname(f)))) if (await exists(dir)) await fsyncDir(dir);
+  for (const dir of new Set(files.map((f) => path.dirname(f)))) if (exists(dir)) await fsyncDir(dir);
 };
 
 /** Exclusive create at 0600, owner then mode set before any byte is written, fsync. */
 async function writeNewFile(file: string, f: { content: Buffer; mode: number; uid?: number; gid?: number }) {
-  const h = await fsp.open(file, 'wx', 0o600);
-  try {
-    if (f.uid !== undefined || f.gid !== undefined) await h.chown(f.uid ?? -1, f.gid ?? -1);
-    await h.chmod(f.mode);
-    await h.writeFile(f.content);
-    await h.sync();
-  } finally {
-    await h.close();
-  }
+  await writeDurable(file, f.content, { flag: 'wx', mode: f.mode, uid: f.uid, gid: f.gid });
 }
 
 const HINTS: Record<string, string> = {
@@ -196,27 +182,27 @@ const journalFile = (journalDir: string, id: string) => path.join(journalDir, `$
 
 async function writeJournal(journalDir: string, id: string, journal: Journal): Promise<void> {
   const file = journalFile(journalDir, id);
-  const h = await fsp.open(`${file}.tmp`, 'w', 0o600);
-  try {
-    await h.writeFile(JSON.stringify(journal, null, 2) + '\n');
-    await h.sync();
-  } finally {
-    await h.close();
-  }
-  await fsp.rename(`${file}.tmp`, file);
+  await writeDurable(`${file}.tmp`, JSON.stringify(journal, null, 2) + '\n', { flag: 'w', mode: 0o600 });
+  fs.renameSync(`${file}.tmp`, file);
   await fsyncDir(journalDir);
 }
 
 async function openJournal(journalDir: string, id: string, journal: Journal): Promise<void> {
   const file = journalFile(journalDir, id);
-  if (await exists(file).catch(() => false)) {
+  let pending: boolean;
+  try {
+    pending = exists(file);
+  } catch {
+    pending = false; // an unreadable journal dir fails below, where it is written
+  }
+  if (pending) {
     throw new CertrenderError('CR_JOURNAL', `a journal for ${id} is still pending: ${file}`, {
       hint: 'an earlier swap was interrupted: run recovery (certrender does it at start) before swapping again',
       context: { path: file },
     });
   }
   try {
-    await fsp.mkdir(journalDir, { recursive: true, mode: 0o700 });
+    fs.mkdirSync(journalDir, { recursive: true, mode: 0o700 });
     await writeJournal(journalDir, id, journal);
   } catch (e) {
     throw new CertrenderError('CR_STATE', `cannot write the swap journal ${file}: ${errnoOf(e) ?? String(e)}`, {
@@ -228,7 +214,7 @@ async function openJournal(journalDir: string, id: string, journal: Journal): Pr
 }
 
 async function deleteJournal(journalDir: string, id: string): Promise<void> {
-  await fsp.rm(journalFile(journalDir, id), { force: true });
+  fs.rmSync(journalFile(journalDir, id), { force: true });
   await fsyncDir(journalDir);
 }
 
@@ -277,7 +263,7 @@ function isDirJournal(j: any): j is DirJournal {
 async function readJournal(file: string): Promise<Journal> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(await fsp.readFile(file, 'utf8'));
+    parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
     if (!(e instanceof SyntaxError)) throw journalError(file, 'cannot be read', e);
     throw journalError(file, 'is not valid JSON', e);
@@ -318,15 +304,13 @@ export async function swapGroup(opts: {
     kind: 'group',
     groupId,
     state: 'staging',
-    files: await Promise.all(
-      files.map(async (f) => ({
-        target: f.path,
-        staged: stagedPath(f.path, groupId),
-        hadOriginal: await exists(f.path),
-        backup: f.backup,
-        sha256: sha256(f.content),
-      })),
-    ),
+    files: files.map((f) => ({
+      target: f.path,
+      staged: stagedPath(f.path, groupId),
+      hadOriginal: exists(f.path),
+      backup: f.backup,
+      sha256: sha256(f.content),
+    })),
   };
   await openJournal(journalDir, groupId, journal);
 
@@ -335,19 +319,19 @@ export async function swapGroup(opts: {
     for (const [i, f] of files.entries()) {
       current = f.path;
       const dir = path.dirname(f.path);
-      if (f.createDirs) await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
-      else await fsp.stat(dir);
+      if (f.createDirs) fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+      else fs.statSync(dir);
       await writeNewFile(journal.files[i].staged, f);
     }
     for (const e of journal.files) {
       current = e.target;
       if (e.backup && e.hadOriginal) {
         const tmp = backupTmpPath(e.target, groupId);
-        if ((await fsp.lstat(e.target)).isFile()) await fsp.link(e.target, tmp);
-        else await fsp.copyFile(e.target, tmp);
-        await fsp.rename(tmp, `${e.target}.bak`);
+        if (fs.lstatSync(e.target).isFile()) fs.linkSync(e.target, tmp);
+        else fs.copyFileSync(e.target, tmp);
+        fs.renameSync(tmp, `${e.target}.bak`);
       }
-      if (e.hadOriginal) await fsp.link(e.target, origPath(e.target, groupId));
+      if (e.hadOriginal) fs.linkSync(e.target, origPath(e.target, groupId));
     }
     await crash.at('staged');
     current = journalFile(journalDir, groupId);
@@ -363,7 +347,7 @@ export async function swapGroup(opts: {
   for (const [i, e] of journal.files.entries()) {
     await crash.at(`before_rename:${i}`);
     try {
-      await fsp.rename(e.staged, e.target);
+      fs.renameSync(e.staged, e.target);
     } catch (err) {
       throw await abandonRenames(journalDir, journal, writeError(e.target, err));
     }
@@ -399,21 +383,21 @@ async function rollBackGroup(journal: GroupJournal): Promise<void> {
   const { groupId, state } = journal;
   for (const e of journal.files) {
     const orig = origPath(e.target, groupId);
-    const staged = await exists(e.staged);
-    if (e.hadOriginal && (await exists(orig))) {
-      await fsp.rename(orig, e.target);
-      await fsp.rm(orig, { force: true }); // rename between two links of one inode is a no-op
-    } else if (!e.hadOriginal && !staged && state !== 'staging' && (await hashOf(e.target)) === e.sha256) {
-      await fsp.rm(e.target, { force: true }); // it was renamed into place: take it away again
+    const staged = exists(e.staged);
+    if (e.hadOriginal && exists(orig)) {
+      fs.renameSync(orig, e.target);
+      fs.rmSync(orig, { force: true }); // rename between two links of one inode is a no-op
+    } else if (!e.hadOriginal && !staged && state !== 'staging' && hashOf(e.target) === e.sha256) {
+      fs.rmSync(e.target, { force: true }); // it was renamed into place: take it away again
     }
-    await remove(e.staged);
-    await remove(backupTmpPath(e.target, groupId));
+    remove(e.staged);
+    remove(backupTmpPath(e.target, groupId));
   }
   await fsyncDirs(journal.files.map((e) => e.target));
 }
 
 async function finishGroup(journalDir: string, journal: GroupJournal): Promise<void> {
-  for (const e of journal.files) await fsp.rm(origPath(e.target, journal.groupId), { force: true });
+  for (const e of journal.files) fs.rmSync(origPath(e.target, journal.groupId), { force: true });
   await fsyncDirs(journal.files.map((e) => e.target));
   await deleteJournal(journalDir, journal.groupId);
 }
@@ -426,17 +410,13 @@ async function recoverGroup(journalDir: string, journal: GroupJournal): Promise<
     return { forward: false, reason };
   }
   if (journal.state === 'prepared') {
-    const where = await Promise.all(
-      journal.files.map(async (e) =>
-        (await exists(e.staged)) ? 'staged' : (await hashOf(e.target)) === e.sha256 ? 'renamed' : 'lost',
-      ),
-    );
+    const where = journal.files.map((e) => (exists(e.staged) ? 'staged' : hashOf(e.target) === e.sha256 ? 'renamed' : 'lost'));
     if (where.includes('lost')) {
       await rollBackGroup(journal);
       await deleteJournal(journalDir, journal.groupId);
       return { forward: false, reason: 'staged_file_missing' };
     }
-    for (const [i, e] of journal.files.entries()) if (where[i] === 'staged') await fsp.rename(e.staged, e.target);
+    for (const [i, e] of journal.files.entries()) if (where[i] === 'staged') fs.renameSync(e.staged, e.target);
     await fsyncDirs(journal.files.map((e) => e.target));
     journal.state = 'committed';
     await writeJournal(journalDir, journal.groupId, journal);
@@ -460,7 +440,7 @@ export async function recoverJournals(opts: {
   const result = { rolledForward: [] as string[], rolledBack: [] as string[] };
   let names: string[];
   try {
-    names = (await fsp.readdir(opts.journalDir)).sort();
+    names = fs.readdirSync(opts.journalDir).sort();
   } catch (e) {
     if (errnoOf(e) === 'ENOENT') return result;
     throw journalError(opts.journalDir, 'cannot be listed', e);
@@ -471,7 +451,7 @@ export async function recoverJournals(opts: {
   }
   // A "<id>.json.tmp" is a journal update that never got renamed: the previous state stands.
   for (const name of names.filter((n) => n.endsWith('.json.tmp'))) {
-    await fsp.rm(path.join(opts.journalDir, name), { force: true });
+    fs.rmSync(path.join(opts.journalDir, name), { force: true });
   }
   for (const { id, journal } of journals) {
     const { forward, reason, subject } =
@@ -530,20 +510,20 @@ export async function swapAtomicDir(opts: {
   const migrate: string[] = [];
   let counter: number;
   try {
-    await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
-    live = await liveGeneration(dir);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+    live = liveGeneration(dir);
     if (live !== undefined && !GENERATION.test(live)) {
       throw new CertrenderError('CR_WRITE', `${path.join(dir, DATA)} points at ${live}, not at a certrender generation`, {
         hint: 'this directory is managed by another tool: write the files somewhere else',
         context: { path: dir },
       });
     }
-    counter = Math.max(0, ...(await generations(dir)).map(genNumber));
+    counter = Math.max(0, ...(generations(dir)).map(genNumber));
     for (const name of names) {
-      const st = await fsp.lstat(path.join(dir, name)).catch((e) => (errnoOf(e) === 'ENOENT' ? undefined : Promise.reject(e)));
+      const st = fs.lstatSync(path.join(dir, name), { throwIfNoEntry: false });
       if (!st) continue;
       if (st.isFile()) migrate.push(name);
-      else if (!st.isSymbolicLink() || (await fsp.readlink(path.join(dir, name))) !== `${DATA}/${name}`) {
+      else if (!st.isSymbolicLink() || fs.readlinkSync(path.join(dir, name)) !== `${DATA}/${name}`) {
         throw new CertrenderError('CR_WRITE', `${path.join(dir, name)} is in the way of the ${DATA} layout`, {
           hint: 'remove it (it is neither a regular file nor a ..data symlink), then run certrender again',
           context: { path: path.join(dir, name) },
@@ -559,7 +539,7 @@ export async function swapAtomicDir(opts: {
 
   try {
     if (migrate.length > 0) {
-      const current = await Promise.all(migrate.map((name) => readAsFile(path.join(dir, name), name)));
+      const current = migrate.map((name) => readAsFile(path.join(dir, name), name));
       live = await buildGeneration({ dir, gen: genName(counter + 1), base: live, files: current });
       await crash.at('migrate_before_switch');
       await switchData(dir, live);
@@ -571,7 +551,7 @@ export async function swapAtomicDir(opts: {
     await crash.at('before_switch');
     await switchData(dir, generation);
     await crash.at('after_switch');
-    for (const name of names) if (!(await exists(path.join(dir, name)))) await linkName(dir, name);
+    for (const name of names) if (!exists(path.join(dir, name))) await linkName(dir, name);
     await fsyncDir(dir);
     await prune(dir, generation, keep);
   } catch (e) {
@@ -586,31 +566,31 @@ export async function swapAtomicDir(opts: {
 const genName = (n: number) => `..gen-${n}`;
 const genNumber = (gen: string) => Number(GENERATION.exec(gen)?.[1] ?? NaN);
 
-async function generations(dir: string): Promise<string[]> {
-  return (await fsp.readdir(dir)).filter((n) => GENERATION.test(n));
+function generations(dir: string): string[] {
+  return fs.readdirSync(dir).filter((n) => GENERATION.test(n));
 }
 
-async function liveGeneration(dir: string): Promise<string | undefined> {
+function liveGeneration(dir: string): string | undefined {
   try {
-    return await fsp.readlink(path.join(dir, DATA));
+    return fs.readlinkSync(path.join(dir, DATA));
   } catch (e) {
     if (errnoOf(e) === 'ENOENT') return undefined;
     throw e;
   }
 }
 
-async function readAsFile(file: string, name: string): Promise<AtomicDirFile> {
-  const st = await fsp.stat(file);
-  return { name, content: await fsp.readFile(file), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+function readAsFile(file: string, name: string): AtomicDirFile {
+  const st = fs.statSync(file);
+  return { name, content: fs.readFileSync(file), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
 }
 
 /** Writes `dir/<gen>/` with `files` plus every other file of `base`; returns `gen`. */
 async function buildGeneration(opts: { dir: string; gen: string; base?: string; files: AtomicDirFile[] }): Promise<string> {
   const target = path.join(opts.dir, opts.gen);
-  await fsp.mkdir(target, { mode: 0o755 });
+  fs.mkdirSync(target, { mode: 0o755 });
   const given = new Set(opts.files.map((f) => f.name));
-  const kept = opts.base === undefined ? [] : (await fsp.readdir(path.join(opts.dir, opts.base))).filter((n) => !given.has(n));
-  const copies = await Promise.all(kept.map((n) => readAsFile(path.join(opts.dir, opts.base!, n), n)));
+  const kept = opts.base === undefined ? [] : fs.readdirSync(path.join(opts.dir, opts.base)).filter((n) => !given.has(n));
+  const copies = kept.map((n) => readAsFile(path.join(opts.dir, opts.base!, n), n));
   for (const f of [...copies, ...opts.files]) await writeNewFile(path.join(target, f.name), f);
   await fsyncDir(target);
   await fsyncDir(opts.dir);
@@ -619,9 +599,9 @@ async function buildGeneration(opts: { dir: string; gen: string; base?: string; 
 
 async function switchData(dir: string, gen: string): Promise<void> {
   const tmp = path.join(dir, DATA_TMP);
-  await fsp.rm(tmp, { force: true });
-  await fsp.symlink(gen, tmp);
-  await fsp.rename(tmp, path.join(dir, DATA));
+  fs.rmSync(tmp, { force: true });
+  fs.symlinkSync(gen, tmp);
+  fs.renameSync(tmp, path.join(dir, DATA));
   await fsyncDir(dir);
 }
 
@@ -629,29 +609,34 @@ const linkTmp = (dir: string, name: string) => path.join(dir, `.${name}.certrend
 
 async function linkName(dir: string, name: string): Promise<void> {
   const tmp = linkTmp(dir, name);
-  await fsp.rm(tmp, { force: true });
-  await fsp.symlink(`${DATA}/${name}`, tmp);
-  await fsp.rename(tmp, path.join(dir, name));
+  fs.rmSync(tmp, { force: true });
+  fs.symlinkSync(`${DATA}/${name}`, tmp);
+  fs.renameSync(tmp, path.join(dir, name));
 }
 
 /** Removes every generation but the live one and the `keep` newest older ones. */
 async function prune(dir: string, live: string | undefined, keep: number): Promise<void> {
-  const all = (await generations(dir)).map(genNumber).sort((a, b) => b - a);
+  const all = (generations(dir)).map(genNumber).sort((a, b) => b - a);
   const liveN = live === undefined ? undefined : genNumber(live);
   const kept = liveN === undefined ? [] : [liveN, ...all.filter((n) => n < liveN).slice(0, keep)];
-  for (const n of all) if (!kept.includes(n)) await fsp.rm(path.join(dir, genName(n)), { recursive: true, force: true });
+  for (const n of all) if (!kept.includes(n)) fs.rmSync(path.join(dir, genName(n)), { recursive: true, force: true });
   await fsyncDir(dir);
 }
 
 async function recoverAtomicDir(journalDir: string, id: string, journal: DirJournal): Promise<{ forward: boolean; reason: string }> {
   const { dir } = journal;
-  const live = await liveGeneration(dir);
-  await fsp.rm(path.join(dir, DATA_TMP), { force: true });
-  for (const name of journal.names) await fsp.rm(linkTmp(dir, name), { force: true });
+  const live = liveGeneration(dir);
+  fs.rmSync(path.join(dir, DATA_TMP), { force: true });
+  for (const name of journal.names) fs.rmSync(linkTmp(dir, name), { force: true });
   if (live !== undefined) {
-    const present = new Set(await fsp.readdir(path.join(dir, live)));
+    const present = new Set(fs.readdirSync(path.join(dir, live)));
     for (const name of journal.names.filter((n) => present.has(n))) {
-      const st = await fsp.lstat(path.join(dir, name)).catch(() => undefined);
+      let st: fs.Stats | undefined;
+      try {
+        st = fs.lstatSync(path.join(dir, name), { throwIfNoEntry: false });
+      } catch {
+        st = undefined;
+      }
       if (!st || (st.isFile() && journal.migrate.includes(name))) await linkName(dir, name);
     }
   }

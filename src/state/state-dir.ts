@@ -6,10 +6,11 @@
  * `plan` never creates it.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, openSync, writeSync, fsyncSync, closeSync, renameSync, readFileSync, unlinkSync, promises as fsp } from 'node:fs';
+import { mkdirSync, openSync, writeSync, fsyncSync, closeSync, renameSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { CertrenderError } from '../errors.js';
+import { fsyncDir, writeDurable } from '../fs/durable.js';
 
 export function resolveStateDir(opts: {
   flag?: string;
@@ -72,28 +73,17 @@ export function writeFileAtomicSync(path: string, data: string | Buffer, mode = 
   }
 }
 
-/** writeFileAtomicSync off the event loop: the fsyncs wait in libuv's pool, not in the caller's thread. */
+/** writeFileAtomicSync with its fsyncs off the event loop (src/fs/durable.ts): they wait in libuv's pool. */
 export async function writeFileAtomic(path: string, data: string | Buffer, mode = 0o600): Promise<void> {
   const dir = dirname(path);
   ensureDir(dir);
   const tmp = join(dir, `.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    const h = await fsp.open(tmp, 'wx', mode);
-    try {
-      await h.writeFile(data);
-      await h.sync();
-    } finally {
-      await h.close();
-    }
-    await fsp.rename(tmp, path);
-    const d = await fsp.open(dir, 'r');
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
+    await writeDurable(tmp, data, { flag: 'wx', mode });
+    renameSync(tmp, path);
+    await fsyncDir(dir);
   } catch (e) {
-    await fsp.rm(tmp, { force: true }).catch(() => {});
+    rmSync(tmp, { force: true });
     throw writeError(path, e);
   }
 }
