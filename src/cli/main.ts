@@ -1,5 +1,6 @@
 /**
- * The command line. The only place that calls process.exit; errors become exit codes
+ * The command line. With bin/certrender, which exits with the code main() returns, the
+ * only place that calls process.exit; errors become exit codes
  * (README "Exit codes"). stdout carries command output, stderr carries JSON logs.
  */
 import { createRequire } from 'node:module';

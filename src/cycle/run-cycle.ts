@@ -432,11 +432,7 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
       report.issuances.push({ ...base, action: 'would_issue', reason: decision.reason });
       return;
     }
-    // The validator loads, and a first issuance's anchor is read and pinned, while Vault issues
-    // (the first request of a process is the slowest: it no longer waits for the anchor's).
     const validator = import('../pki/validate.js');
-    const anchoring = ensureAnchor(mount);
-    anchoring.catch(() => {}); // awaited once the answer is in
     const b = await getBackend();
     // sharedKeyCert: the CSR of the active shared key the call was made with, and that key to validate against.
     const shared = call.sharedKey && (responses.get(callId(makeSharedKeyCall(call.sharedKey.name)))?.data as SharedKeyMaterial | undefined)?.active;
@@ -445,7 +441,13 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
     }
     const body = issuanceBody(call.params);
     if (shared) body.csr = await (await import('../shared-key/shared-key-csr.js')).sharedKeyCsr({ privatePem: shared.privatePem, params: body });
-    const resp = await b.write(call.path, body);
+    // The issue request goes first; then, while Vault issues, the validator loads and a
+    // first issuance's anchor is read and pinned (the first issue request of a process no
+    // longer waits for the anchor's, nor the anchor's for the issue's answer).
+    const issuing = b.write(call.path, body);
+    const anchoring = ensureAnchor(mount);
+    anchoring.catch(() => {}); // awaited once the answer is in
+    const resp = await issuing;
     const d = resp?.data;
     if (!d || typeof d.certificate !== 'string') {
       throw new CertrenderError('CR_VAULT_RESPONSE', `${call.path} answered without data.certificate`, { context: { path: call.path } });

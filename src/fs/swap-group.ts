@@ -14,8 +14,9 @@
  *  3. Hard-link every existing target to `<dir>/.<base>.certrender-<groupId>.orig` (the
  *     old bytes, for a roll back), then journal state "prepared".
  *  4. Rename each staged file over its target (pause points `before_rename:<i>`,
- *     `after_rename:<i>`), then fsync every target directory.
- *  5. Journal "committed", remove the .orig links, delete the journal.
+ *     `after_rename:<i>`), then fsync every target directory (pause point `committed`).
+ *  5. Remove the .orig links, delete the journal. (No "committed" journal is written:
+ *     recovery rolls a "prepared" group whose files are all renamed forward to here.)
  * A failure in 0-3 removes everything staged (targets untouched). A failed rename in 4
  * marks the journal "rolling_back" and restores the .orig links.
  *
@@ -354,8 +355,8 @@ export async function swapGroup(opts: {
     await crash.at(`after_rename:${i}`);
   }
   await fsyncDirs(targets);
-  journal.state = 'committed';
-  await writeJournal(journalDir, groupId, journal);
+  // No "committed" journal write: a "prepared" journal whose targets all hold their new
+  // bytes rolls forward to exactly this point, so that write would only cost two fsyncs.
   await crash.at('committed');
   await finishGroup(journalDir, journal);
   return { written: targets };
@@ -418,8 +419,6 @@ async function recoverGroup(journalDir: string, journal: GroupJournal): Promise<
     }
     for (const [i, e] of journal.files.entries()) if (where[i] === 'staged') fs.renameSync(e.staged, e.target);
     await fsyncDirs(journal.files.map((e) => e.target));
-    journal.state = 'committed';
-    await writeJournal(journalDir, journal.groupId, journal);
   }
   await finishGroup(journalDir, journal);
   return { forward: true, reason };
