@@ -257,6 +257,27 @@ test('the mount CA read goes out beside the first issuance: when it fails, the i
   assert.is(count(run.events, (e) => e.event === 'issuance_issued'), 0);
 });
 
+test('the mount CA read is not queued behind the other issuances: it takes the slot after the first issue request', async () => {
+  const dir = await makeTempDir('cr-anchor-order');
+  const names = ['a', 'b', 'c', 'd', 'e', 'f'];
+  const tree: Record<string, string> = {
+    'certrender.hcl': `state_dir = "state"\nmax_concurrency = 2\nlocal_ca { ttl = "24h" }\n` + names.map((n) => `template {\n  source = "tpl/${n}.njk"\n  destination = "out/${n}.pem"\n}\n`).join(''),
+  };
+  for (const n of names) tree[`tpl/${n}.njk`] = `{{ secret("pki/issue/web", "common_name=${n}.test", "ttl=24h").Data.certificate }}\n`;
+  await writeTree(dir, tree);
+  const local = createLocalCaBackend({ stateDir: join(dir, 'state'), config: localCaSchema.parse({ ttl: '24h' }), readOnly: false });
+  const started: string[] = [];
+  const backend = {
+    ...local,
+    read: (path: string) => (started.push(`read ${path}`), local.read(path)),
+    write: (path: string, body: Record<string, unknown>) => (started.push(`write ${String(body.common_name)}`), local.write(path, body)),
+  };
+  const run = await cycle({ dir, backend });
+  assert.is(run.report.ok, true);
+  assert.is(started.length, 7, started.join(', '));
+  assert.is(started.indexOf('read pki/cert/ca'), 1, `order of requests: ${started.join(', ')}`);
+});
+
 test('no private key or token appears in any log line or in the report', async () => {
   const dir = await fixture();
   const token = 'hvs.' + 'A'.repeat(24);

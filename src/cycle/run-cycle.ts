@@ -279,7 +279,10 @@ export async function runCycle(opts: CycleOptions): Promise<CycleReport> {
       p = (async () => {
         // A template that renders the CA made this very read already: reuse its answer.
         const path = `${mount}/cert/ca`;
-        const r = responses.get(callId({ kind: 'read', path, params: {} })) ?? (await (await getBackend()).read(path));
+        // The backend that is already open is called at once (no await before it): the read
+        // then takes the slot after the first issue request's, not one behind every other
+        // issuance of the cycle, which all wait for the anchor before they are validated.
+        const r = responses.get(callId({ kind: 'read', path, params: {} })) ?? (await (backend ?? (await getBackend())).read(path));
         const pem = String(r.data?.certificate ?? '');
         if (publicKeyFingerprints(pem).length === 0) {
           throw new CertrenderError('CR_VAULT_RESPONSE', `${mount}/cert/ca returned no CA certificate to pin`, {
