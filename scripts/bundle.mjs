@@ -53,6 +53,32 @@ module.exports = new Proxy(function lazy() {}, {
 };
 
 /**
+ * `debug` (node-vault, follow-redirects, agent-base, https-proxy-agent each make a logger
+ * with it when they load) costs ~5 ms to load and to probe the terminal's colours. Its
+ * loggers print only for namespaces named in $DEBUG. So, inside the node-vault bundle,
+ * `require('debug')` gives the real module when $DEBUG is set at start, and otherwise
+ * loggers that do nothing, without loading it. Same output either way.
+ */
+const debugOnDemand = {
+  name: 'debug-on-demand',
+  setup(b) {
+    b.onResolve({ filter: /^debug$/ }, (a) => (a.namespace === 'debug-on-demand' ? undefined : { path: 'debug', namespace: 'debug-on-demand' }));
+    b.onLoad({ filter: /.*/, namespace: 'debug-on-demand' }, () => ({
+      loader: 'js',
+      resolveDir: root.pathname,
+      contents: `if (process.env.DEBUG) {
+  module.exports = require('debug');
+} else {
+  const off = Object.assign(function debug() {}, { enabled: false, namespace: '', log() {}, destroy() {} });
+  off.extend = () => off;
+  module.exports = Object.assign(() => off, { enable() {}, disable: () => '', enabled: () => false });
+}
+`,
+    }));
+  },
+};
+
+/**
  * axios (dist/node/axios.cjs) touches node 20's fetch globals when it loads, and the first
  * touch of any of them (FormData, fetch, Request, Response) loads all of undici: ~35 ms,
  * half of node-vault's load, for a transport node-vault never uses (it sends through
@@ -151,7 +177,7 @@ await build({
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  plugins: [lazyModules, lazyFormDataGlobal],
+  plugins: [lazyModules, lazyFormDataGlobal, debugOnDemand],
   logLevel: 'warning',
 });
 await build({

@@ -31,7 +31,8 @@ client.write('pki/issue/server', { common_name: 'a.example', ttl: '1h' }).then(
 );
 `;
 
-test('dist/bundle/node-vault.cjs loads without undici and still sends a JSON write and reads its answer', async () => {
+/** A stand-in Vault answering every request with `{ data: { serial_number } }`, recording the last request. */
+async function withStandIn(fn: (addr: string, seen: { method?: string; url?: string; body?: string; token?: string }) => Promise<void>): Promise<void> {
   const seen: { method?: string; url?: string; body?: string; token?: string } = {};
   const server = createServer((req, res) => {
     let body = '';
@@ -44,11 +45,23 @@ test('dist/bundle/node-vault.cjs loads without undici and still sends a JSON wri
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   try {
-    const addr = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const out = await new Promise<string>((resolve, reject) =>
-      execFile(process.execPath, ['-e', CHILD, join(ROOT, 'dist/bundle/node-vault.cjs'), addr], (e, stdout, stderr) => (e ? reject(new Error(`${e.message}\n${stderr}`)) : resolve(stdout))),
-    );
-    const r = JSON.parse(out);
+    await fn(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen);
+  } finally {
+    server.close();
+  }
+}
+
+function runChild(addr: string, env: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string }> {
+  const { DEBUG: _, ...rest } = process.env;
+  return new Promise((resolve, reject) =>
+    execFile(process.execPath, ['-e', CHILD, join(ROOT, 'dist/bundle/node-vault.cjs'), addr], { env: { ...rest, ...env } }, (e, stdout, stderr) => (e ? reject(new Error(`${e.message}\n${stderr}`)) : resolve({ stdout, stderr }))),
+  );
+}
+
+test('dist/bundle/node-vault.cjs loads without undici and still sends a JSON write and reads its answer', async () => {
+  await withStandIn(async (addr, seen) => {
+    const { stdout, stderr } = await runChild(addr, {});
+    const r = JSON.parse(stdout);
     assert.equal(r.loadedAtStart, [], 'loading the bundle loads no undici');
     assert.equal(r.loadedAfter, [], 'a write with a plain-object body loads no undici');
     assert.equal(r.answer, { data: { serial_number: '01:02' } });
@@ -56,9 +69,16 @@ test('dist/bundle/node-vault.cjs loads without undici and still sends a JSON wri
     assert.is(seen.url, '/v1/pki/issue/server');
     assert.equal(JSON.parse(seen.body!), { common_name: 'a.example', ttl: '1h' });
     assert.is(seen.token, 'not-a-real-token');
-  } finally {
-    server.close();
-  }
+    assert.is(stderr, '', 'without DEBUG, node-vault logs nothing');
+  });
+});
+
+test("dist/bundle/node-vault.cjs: DEBUG=node-vault still prints node-vault's debug lines (the debug module loads only then)", async () => {
+  await withStandIn(async (addr) => {
+    const { stderr } = await runChild(addr, { DEBUG: 'node-vault' });
+    assert.match(stderr, /node-vault POST http:\/\/127\.0\.0\.1:\d+\/v1\/pki\/issue\/server/);
+    assert.not.match(stderr, /not-a-real-token/, 'the token is a header, never in a debug line');
+  });
 });
 
 /** Runs `main(args)` of dir/main.cjs through dir/code-cache.cjs; returns its stdout and the cache's state. */
