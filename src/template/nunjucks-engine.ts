@@ -64,7 +64,7 @@ export const nunjucksEngine: TemplateEngine = {
       render(runtime: TemplateRuntime) {
         active = runtime;
         try {
-          return tmpl.render({ ...runtime });
+          return tmpl.render(runtime); // nunjucks copies the context's own keys itself
         } catch (e) {
           // nunjucks wraps errors thrown by our functions; keep our code, add the position.
           const inner = runtime[LAST_ERROR];

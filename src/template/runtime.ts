@@ -66,29 +66,51 @@ export const LAST_ERROR = Symbol('certrender.lastError');
  * scratch (Go: `scratch.Set`) and carries its methods (nunjucks: `scratch.Set(...)`).
  */
 export function createRuntime(opts: RuntimeOptions) {
-  const holder: { [LAST_ERROR]?: unknown } = {};
-  const capture = <F extends (...a: any[]) => unknown>(fn: F): F =>
-    ((...a: unknown[]) => {
-      try {
-        return fn(...a);
-      } catch (e) {
-        holder[LAST_ERROR] = e;
-        throw e;
-      }
-    }) as F;
-  const fns = makeFunctions(opts);
-  const wrapped = Object.fromEntries(Object.entries(fns).map(([name, fn]) => [name, capture(fn as (...a: unknown[]) => unknown)]));
+  lastError = undefined;
+  const holder = Object.defineProperty({} as { [LAST_ERROR]?: unknown }, LAST_ERROR, {
+    get: () => lastError,
+    set: (e: unknown) => {
+      lastError = e;
+    },
+  });
+  // The library's pure functions are wrapped once per process; only those bound to this
+  // render's options are made here (a cycle makes a runtime per template and pass).
+  capturedLibrary ??= captureAll(library);
+  const fns = captureAll(makeFunctions(opts));
   const scratch = createScratch();
   const scratchMethods = Object.fromEntries(Object.entries(scratch).map(([k, f]) => [k, capture(f)])) as typeof scratch;
   const scratchFn = Object.assign(() => scratchMethods, scratchMethods);
   // consul-template replaces each denied function of its table (executeTemplate included, Go's builtins not).
   const deniable = (name: string) => TEMPLATE_FUNCTIONS.includes(name) || name === 'executeTemplate';
-  const denied: Record<string, (...a: unknown[]) => unknown> = Object.fromEntries((opts.functionDenylist ?? []).filter(deniable).map((name) => [name, deniedFunction(name, capture)]));
-  return Object.assign(holder, wrapped, { scratch: scratchFn }, denied) as typeof fns & { scratch: typeof scratchFn; [LAST_ERROR]?: unknown };
+  const denied: Record<string, (...a: unknown[]) => unknown> = Object.fromEntries((opts.functionDenylist ?? []).filter(deniable).map((name) => [name, deniedFunction(name)]));
+  return Object.assign(holder, capturedLibrary, fns, { scratch: scratchFn }, denied) as typeof library & typeof fns & { scratch: typeof scratchFn; [LAST_ERROR]?: unknown };
+}
+
+/**
+ * The error thrown last by a runtime function, read by engines that wrap errors (through
+ * `runtime[LAST_ERROR]`). One slot serves every runtime: renders are synchronous, one at
+ * a time, and each new runtime clears it.
+ */
+let lastError: unknown;
+let capturedLibrary: typeof library | undefined;
+
+function capture<F extends (...a: any[]) => unknown>(fn: F): F {
+  return ((...a: unknown[]) => {
+    try {
+      return fn(...a);
+    } catch (e) {
+      lastError = e;
+      throw e;
+    }
+  }) as F;
+}
+
+function captureAll<T extends object>(fns: T): T {
+  return Object.fromEntries(Object.entries(fns).map(([name, fn]) => [name, capture(fn as (...a: unknown[]) => unknown)])) as T;
 }
 
 /** A denied function: calling it, or reading a method of it (nunjucks `scratch.Set`), fails naming it. */
-function deniedFunction(name: string, capture: <F extends (...a: any[]) => unknown>(fn: F) => F) {
+function deniedFunction(name: string) {
   const fail = capture((): never => {
     throw new CertrenderError('CR_TEMPLATE_FUNCTION', `function "${name}" is disabled by this template's function_denylist`, {
       hint: `remove the call from the template, or "${name}" from function_denylist`,
@@ -107,7 +129,6 @@ function makeFunctions(opts: RuntimeOptions) {
   const env = (name: unknown) => opts.env[String(name)];
   const sandbox = opts.sandboxPath === undefined ? undefined : createSandbox(resolvePath(opts.baseDir, opts.sandboxPath));
   return {
-    ...library,
     secret(path: unknown, ...args: unknown[]) {
       const r = fetch(makeCall(path, args));
       return r === undefined ? STUB : secretView(r);
