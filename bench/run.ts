@@ -6,9 +6,9 @@
  * making the same pki/issue call), three ways: certrender's native config and nunjucks
  * templates; the same as a consul-template config and Go templates, rendered by
  * certrender (`certrender -config FILE -once`, Go engine, default state location under a
- * temp XDG_STATE_HOME); and that config plus Agent blocks for `bao agent`. Per tool: 9 first runs
+ * temp XDG_STATE_HOME); and that config plus Agent blocks for `bao agent`. Per tool: REPEATS first runs
  * (each on a fresh inventory: nothing on disk, everything issued; in rounds, the tools'
- * order rotated each round) and 9 second runs on the first one's inventory (certrender:
+ * order rotated each round) and REPEATS second runs on the first one's inventory (certrender:
  * nothing due; the agent has no state and issues again). Each run is a real process:
  *  - wall: process.hrtime around the spawn, start to exit;
  *  - peak RSS and CPU: GNU time's %M (max resident set size of the child, KiB), %U + %S;
@@ -46,9 +46,11 @@ const GNU_TIME = '/usr/bin/time';
 const RESULTS = join(ROOT, 'bench/RESULTS.md');
 const SERVICES = 15;
 // First and second runs per tool: one first run is one sample of OpenBao's RSA key generation,
-// whose time varies by hundreds of ms (15 keys on two cores): a median of 15 is steadier than
-// one of 9, which moved the first-run ratio by ±0.1 between recordings of the same code.
-const REPEATS = 15;
+// whose time varies by hundreds of ms (15 keys on two cores; single runs range ~700-1500 ms).
+// A median of 9 moved the first-run ratio by ±0.1 between recordings of the same code, one
+// of 15 by ±0.15 still (0.92x-1.21x over sessions 4 and 5), against tools whose own time
+// (lead + tail) differs by ~30 ms: 25 rounds, ~2 minutes more.
+const REPEATS = 25;
 const MAX_CONCURRENCY = 4; // certrender's default max_concurrency
 const RUN_TIMEOUT_MS = 120_000;
 const BEGIN = '<!-- bench/run.ts: begin -->';
