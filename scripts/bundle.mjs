@@ -18,8 +18,9 @@
 //
 // node-vault is the exception: it is bundled on its own, with axios and the rest of its
 // dependency tree, into dist/bundle/node-vault.cjs, which the bundled Vault backend
-// requires instead of 'node-vault'. Two modules axios requires at load and node-vault never
-// uses (form-data, whose dependency tree is ~35 ms of loading, and node:http2) load there
+// requires instead of 'node-vault'. Three modules axios requires at load and node-vault never
+// uses (form-data, whose dependency tree is ~35 ms of loading, node:http2, and
+// https-proxy-agent, used only through a proxy from HTTPS_PROXY and the like) load there
 // only when first touched. Same code, same transport; ~40 ms less before the first request.
 // And axios reads the global `FormData` when it loads, which makes node 20 load undici
 // (~35 ms); the bundle reads it only when a request body could be one (lazyFormDataGlobal).
@@ -29,7 +30,7 @@ import { build } from 'esbuild';
 const root = new URL('..', import.meta.url);
 const { dependencies } = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));
 const INLINED = ['zod', 'nunjucks'];
-const LAZY = ['form-data', 'http2', 'node:http2'];
+const LAZY = ['form-data', 'http2', 'node:http2', 'https-proxy-agent'];
 
 /** `require(name)` inside the node-vault bundle returns a stand-in that requires the real module when first touched. */
 const lazyModules = {

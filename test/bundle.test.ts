@@ -25,7 +25,8 @@ const client = nodeVault({ endpoint: process.argv[2], token: 'not-a-real-token' 
 client.write('pki/issue/server', { common_name: 'a.example', ttl: '1h' }).then(
   (answer) => {
     const loadedAfter = process.moduleLoadList.filter((m) => m.includes('undici'));
-    process.stdout.write(JSON.stringify({ loadedAtStart, loadedAfter, answer }));
+    const proxyAgent = Object.keys(require.cache).filter((k) => k.includes('https-proxy-agent'));
+    process.stdout.write(JSON.stringify({ loadedAtStart, loadedAfter, proxyAgent, answer }));
   },
   (e) => { process.stderr.write(String(e?.stack ?? e)); process.exitCode = 1; },
 );
@@ -52,7 +53,8 @@ async function withStandIn(fn: (addr: string, seen: { method?: string; url?: str
 }
 
 function runChild(addr: string, env: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string }> {
-  const { DEBUG: _, ...rest } = process.env;
+  // This machine's DEBUG and proxy settings must not steer the child: each test sets its own.
+  const rest = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'DEBUG' && !/^(https?|no|all)_proxy$/i.test(k)));
   return new Promise((resolve, reject) =>
     execFile(process.execPath, ['-e', CHILD, join(ROOT, 'dist/bundle/node-vault.cjs'), addr], { env: { ...rest, ...env } }, (e, stdout, stderr) => (e ? reject(new Error(`${e.message}\n${stderr}`)) : resolve({ stdout, stderr }))),
   );
@@ -64,6 +66,7 @@ test('dist/bundle/node-vault.cjs loads without undici and still sends a JSON wri
     const r = JSON.parse(stdout);
     assert.equal(r.loadedAtStart, [], 'loading the bundle loads no undici');
     assert.equal(r.loadedAfter, [], 'a write with a plain-object body loads no undici');
+    assert.equal(r.proxyAgent, [], 'no proxy configured: https-proxy-agent is not loaded');
     assert.equal(r.answer, { data: { serial_number: '01:02' } });
     assert.is(seen.method, 'POST'); // node-vault's write; Vault treats POST and PUT alike
     assert.is(seen.url, '/v1/pki/issue/server');
@@ -71,6 +74,27 @@ test('dist/bundle/node-vault.cjs loads without undici and still sends a JSON wri
     assert.is(seen.token, 'not-a-real-token');
     assert.is(stderr, '', 'without DEBUG, node-vault logs nothing');
   });
+});
+
+test('dist/bundle/node-vault.cjs: with HTTPS_PROXY set, an https request goes out through the proxy (https-proxy-agent loads then)', async () => {
+  const connects: string[] = [];
+  const proxy = createServer((_, res) => res.writeHead(405).end());
+  proxy.on('connect', (req, socket) => {
+    connects.push(String(req.url));
+    socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  try {
+    const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const failed = await runChild('https://vault.example.test:8200', { HTTPS_PROXY: proxyUrl, NO_PROXY: '' }).then(
+      () => false,
+      () => true,
+    );
+    assert.ok(failed, 'the proxy refused the tunnel, so the write fails');
+    assert.equal(connects, ['vault.example.test:8200']);
+  } finally {
+    proxy.close();
+  }
 });
 
 test("dist/bundle/node-vault.cjs: DEBUG=node-vault still prints node-vault's debug lines (the debug module loads only then)", async () => {

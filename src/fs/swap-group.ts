@@ -129,7 +129,6 @@ function hashOf(p: string): string | undefined {
   }
 }
 
-
 /** fsyncs the directories of `files` that exist (a roll back may meet one never created). */
 const fsyncDirs = async (files: readonly string[]) => {
   for (const dir of new Set(files.map((f) => path.dirname(f)))) if (exists(dir)) await fsyncDir(dir);

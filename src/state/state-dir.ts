@@ -83,7 +83,11 @@ export async function writeFileAtomic(path: string, data: string | Buffer, mode 
     renameSync(tmp, path);
     await fsyncDir(dir);
   } catch (e) {
-    rmSync(tmp, { force: true });
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      /* the write's own error is the one to report */
+    }
     throw writeError(path, e);
   }
 }
