@@ -3,9 +3,10 @@
 // pays per module it loads, and zod alone is some eighty of them. The bundle is CommonJS,
 // one file (main.cjs, with code-cache.cjs that loads it): node then never starts its ES
 // module loader (~10 ms) nor resolves and links a chunk per lazily loaded part; lazy parts
-// stay lazy (evaluated on first use; V8 only pre-parses them). zod and nunjucks are inlined
-// (then they load from the code cache below); every other dependency stays external,
-// loaded from node_modules as before.
+// stay lazy (evaluated on first use; V8 only pre-parses them). zod is inlined (then it
+// loads from the code cache below); node-vault, nunjucks and @peculiar/x509 are bundles of
+// their own beside main.cjs (below); every other dependency stays external, loaded from
+// node_modules as before.
 // dist/bundle/ sits at the same depth as dist/cli/, so paths relative to the module URL
 // still resolve; `import.meta.url` becomes the bundle file's URL (scripts/import-meta-url.js).
 //
@@ -29,7 +30,7 @@ import { build } from 'esbuild';
 
 const root = new URL('..', import.meta.url);
 const { dependencies } = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));
-const INLINED = ['zod', 'nunjucks'];
+const INLINED = ['zod'];
 const LAZY = ['form-data', 'http2', 'node:http2', 'https-proxy-agent'];
 
 /** `require(name)` inside the node-vault bundle returns a stand-in that requires the real module when first touched. */
@@ -138,6 +139,23 @@ const x509Beside = {
   },
 };
 
+/**
+ * nunjucks, the engine of native (.njk) templates only, is a bundle of its own too
+ * (dist/bundle/nunjucks.cjs, through the code cache): a consul-template config's Go
+ * templates never load it, and inside main.cjs its source and trained code (a fifth of
+ * each) were read, hashed and deserialized at every start.
+ */
+const nunjucksBeside = {
+  name: 'nunjucks-beside',
+  setup(b) {
+    b.onResolve({ filter: /^nunjucks$/ }, () => ({ path: 'nunjucks', namespace: 'nunjucks-beside' }));
+    b.onLoad({ filter: /.*/, namespace: 'nunjucks-beside' }, () => ({
+      loader: 'js',
+      contents: "module.exports = require('./code-cache.cjs').requireCached(require('node:path').join(__dirname, 'nunjucks.cjs'));\n",
+    }));
+  },
+};
+
 /** The bundled Vault backend requires the node-vault bundle beside it, through the code cache. */
 const NODE_VAULT_REQUIRE = "require('node-vault')";
 const nodeVaultBeside = {
@@ -167,7 +185,7 @@ await build({
   external: Object.keys(dependencies).filter((d) => !INLINED.includes(d)),
   define: { 'import.meta.url': 'importMetaUrl' },
   inject: ['scripts/import-meta-url.js'],
-  plugins: [nodeVaultBeside, x509Beside],
+  plugins: [nodeVaultBeside, x509Beside, nunjucksBeside],
   logLevel: 'warning',
 });
 await build({
@@ -179,6 +197,18 @@ await build({
   platform: 'node',
   target: 'node20',
   plugins: [lazyModules, lazyFormDataGlobal, debugOnDemand],
+  logLevel: 'warning',
+});
+await build({
+  absWorkingDir: root.pathname,
+  entryPoints: ['node_modules/nunjucks/index.js'],
+  outfile: 'dist/bundle/nunjucks.cjs',
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  // Required by nunjucks only to watch template directories, which certrender never asks it to.
+  external: ['chokidar', 'fsevents'],
   logLevel: 'warning',
 });
 await build({

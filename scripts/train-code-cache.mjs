@@ -1,5 +1,5 @@
 // Builds V8 code caches for the bundle (dist/bundle/main.cjs.v8cache, node-vault.cjs.v8cache,
-// x509.cjs.v8cache; src/boot/code-cache.ts reads them) by running the built binary with
+// x509.cjs.v8cache, nunjucks.cjs.v8cache; src/boot/code-cache.ts reads them) by running the built binary with
 // CERTRENDER_CODE_CACHE_TRAIN=1 on two runs an operator makes, each cache then holding every
 // function those runs compiled. Run by scripts/bundle.mjs, after the bundle is written.
 //
@@ -25,7 +25,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = join(root, 'bin/certrender');
 const dir = mkdtempSync(join(tmpdir(), 'certrender-train-'));
 const TOKEN = 'training-token';
-const CACHES = ['main.cjs.v8cache', 'node-vault.cjs.v8cache', 'x509.cjs.v8cache'];
+const CACHES = ['main.cjs.v8cache', 'node-vault.cjs.v8cache', 'x509.cjs.v8cache', 'nunjucks.cjs.v8cache'];
 /** What the training runs said when a cache could not be written (src/boot/code-cache.ts). */
 const cacheErrors = [];
 

@@ -141,17 +141,19 @@ test('dist/bundle/main.cjs loads from the code cache the build trained', async (
   assert.is(off.stdout, r.stdout);
 });
 
-test('node-vault.cjs and x509.cjs load from their code caches too, and x509.cjs works (reflect-metadata is bundled in it)', async () => {
+test('node-vault.cjs, x509.cjs and nunjucks.cjs load from their code caches too, and work (x509: reflect-metadata is bundled in it)', async () => {
   const child = `
 const { requireCached, cacheStates } = require(process.argv[1] + '/code-cache.cjs');
 const nv = requireCached(process.argv[1] + '/node-vault.cjs');
 const x509 = requireCached(process.argv[1] + '/x509.cjs');
-process.stdout.write(JSON.stringify({ states: [...cacheStates.values()], nv: typeof nv, name: new x509.Name('CN=a.example').toString() }));
+const nunjucks = requireCached(process.argv[1] + '/nunjucks.cjs');
+const text = new nunjucks.Environment([], { autoescape: false }).renderString('{{ a }}-{{ b | upper }}', { a: '<1>', b: 'x' });
+process.stdout.write(JSON.stringify({ states: [...cacheStates.values()], nv: typeof nv, name: new x509.Name('CN=a.example').toString(), text }));
 `;
   const out = await new Promise<string>((resolve, reject) =>
     execFile(process.execPath, ['-e', child, join(ROOT, 'dist/bundle')], (e, stdout, stderr) => (e ? reject(new Error(`${e.message}\n${stderr}`)) : resolve(stdout))),
   );
-  assert.equal(JSON.parse(out), { states: ['used', 'used'], nv: 'function', name: 'CN=a.example' });
+  assert.equal(JSON.parse(out), { states: ['used', 'used', 'used'], nv: 'function', name: 'CN=a.example', text: '<1>-X' });
 });
 
 test('a cache built for other source bytes (same length) is not used: the changed source is what runs', async () => {
