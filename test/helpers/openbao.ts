@@ -7,10 +7,14 @@
  * (SIGSTOP/SIGCONT: connections are accepted by the kernel but never answered).
  * Servers are killed when the test process exits, even on SIGINT/SIGTERM; where
  * /usr/bin/setpriv exists the kernel also kills them if the test process is SIGKILLed.
+ * `tls: true` serves https (`bao server -dev-tls`: a CA, certificate and key generated
+ * at start, the CA in `caCertPath`); the helper's own requests trust that CA.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -33,6 +37,8 @@ export interface OpenBao {
   addr: string;
   token: string;
   auditLogPath?: string;
+  /** With tls: the CA (PEM file) that signed the server's certificate. */
+  caCertPath?: string;
   /** BAO_ADDR/BAO_TOKEN and their VAULT_* twins, for child processes. */
   env: Record<string, string>;
   /** The server's pid; undefined while stopped. */
@@ -97,13 +103,32 @@ const alive = (proc?: ChildProcess): proc is ChildProcess => !!proc && proc.exit
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function startOpenBao(opts: { auditLog?: boolean } = {}): Promise<OpenBao> {
+/** One HTTP(S) request; `ca` (PEM) is trusted for https. */
+function send(method: string, url: string, headers: Record<string, string>, body: string | undefined, ca?: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = (url.startsWith('https:') ? httpsRequest : httpRequest)(url, { method, headers, ca, timeout: 5000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`${method} ${url}: timed out`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+export async function startOpenBao(opts: { auditLog?: boolean; tls?: boolean } = {}): Promise<OpenBao> {
   const binary = findBao();
   const dir = await makeTempDir('certrender-openbao');
   const token = `root-${randomBytes(12).toString('hex')}`;
   const logPath = join(dir, 'server.log');
   const auditLogPath = opts.auditLog ? join(dir, 'audit.log') : undefined;
-  const configArgs: string[] = [];
+  const tlsDir = join(dir, 'tls');
+  const caCertPath = opts.tls ? join(tlsDir, 'vault-ca.pem') : undefined;
+  const ca = () => (caCertPath && existsSync(caCertPath) ? readFileSync(caCertPath, 'utf8') : undefined);
+  if (opts.tls) mkdirSync(tlsDir);
+  const configArgs: string[] = opts.tls ? ['-dev-tls', `-dev-tls-cert-dir=${tlsDir}`] : [];
   if (auditLogPath) {
     // OpenBao refuses enabling audit devices through the API: declare it (type, then path).
     const config = join(dir, 'audit.hcl');
@@ -127,7 +152,7 @@ export async function startOpenBao(opts: { auditLog?: boolean } = {}): Promise<O
     running.add(proc);
     proc.once('exit', () => running.delete(proc));
     child = proc;
-    addr = `http://127.0.0.1:${port}`;
+    addr = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
 
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (Date.now() < deadline) {
@@ -135,7 +160,7 @@ export async function startOpenBao(opts: { auditLog?: boolean } = {}): Promise<O
         child = undefined;
         throw new Error(`bao server exited during start-up:\n${await logTail()}`);
       }
-      const ok = await fetch(`${addr}/v1/sys/health`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
+      const ok = await send('GET', `${addr}/v1/sys/health`, {}, undefined, ca()).then((r) => r.status === 200, () => false);
       if (ok) return;
       await delay(50);
     }
@@ -154,12 +179,13 @@ export async function startOpenBao(opts: { auditLog?: boolean } = {}): Promise<O
     }
   }
   const port = Number(new URL(addr).port);
-  const env = { BAO_ADDR: addr, BAO_TOKEN: token, VAULT_ADDR: addr, VAULT_TOKEN: token };
+  const env: Record<string, string> = { BAO_ADDR: addr, BAO_TOKEN: token, VAULT_ADDR: addr, VAULT_TOKEN: token, ...(caCertPath ? { BAO_CACERT: caCertPath, VAULT_CACERT: caCertPath } : {}) };
 
   const server: OpenBao = {
     addr,
     token,
     auditLogPath,
+    caCertPath,
     env,
     get pid() {
       return child?.pid;
@@ -174,14 +200,10 @@ export async function startOpenBao(opts: { auditLog?: boolean } = {}): Promise<O
       }),
 
     async api(method, path, body) {
-      const res = await fetch(`${addr}/v1/${path.replace(/^\/+/, '')}`, {
-        method,
-        headers: { 'X-Vault-Token': token, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await res.text();
-      if (!res.ok) {
-        throw Object.assign(new Error(`${method} /v1/${path}: HTTP ${res.status} ${text.trim()}`), { status: res.status });
+      const headers = { 'X-Vault-Token': token, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) };
+      const { status, text } = await send(method, `${addr}/v1/${path.replace(/^\/+/, '')}`, headers, body === undefined ? undefined : JSON.stringify(body), ca());
+      if (status < 200 || status > 299) {
+        throw Object.assign(new Error(`${method} /v1/${path}: HTTP ${status} ${text.trim()}`), { status });
       }
       return text ? JSON.parse(text) : null;
     },
