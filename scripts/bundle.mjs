@@ -172,56 +172,38 @@ const nodeVaultBeside = {
 
 // Start clean (earlier layouts left other files here).
 rmSync(new URL('dist/bundle', root), { recursive: true, force: true });
+/** What every bundle here is: one CommonJS file for node 20. */
+const CJS = { absWorkingDir: root.pathname, bundle: true, format: 'cjs', platform: 'node', target: 'node20', logLevel: 'warning' };
 await build({
-  absWorkingDir: root.pathname,
+  ...CJS,
   entryPoints: { main: 'dist/cli/main.js', 'code-cache': 'dist/boot/code-cache.js' },
   outdir: 'dist/bundle',
   outExtension: { '.js': '.cjs' },
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
   supported: { 'dynamic-import': false },
   external: Object.keys(dependencies).filter((d) => !INLINED.includes(d)),
   define: { 'import.meta.url': 'importMetaUrl' },
   inject: ['scripts/import-meta-url.js'],
   plugins: [nodeVaultBeside, x509Beside, nunjucksBeside],
-  logLevel: 'warning',
 });
 await build({
-  absWorkingDir: root.pathname,
+  ...CJS,
   entryPoints: ['node_modules/node-vault/src/index.js'],
   outfile: 'dist/bundle/node-vault.cjs',
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
   plugins: [lazyModules, lazyFormDataGlobal, debugOnDemand],
-  logLevel: 'warning',
 });
 await build({
-  absWorkingDir: root.pathname,
+  ...CJS,
   entryPoints: ['node_modules/nunjucks/index.js'],
   outfile: 'dist/bundle/nunjucks.cjs',
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
   // Required by nunjucks only to watch template directories, which certrender never asks it to.
   external: ['chokidar', 'fsevents'],
-  logLevel: 'warning',
 });
 await build({
-  absWorkingDir: root.pathname,
+  ...CJS,
   stdin: { contents: "require('reflect-metadata');\nmodule.exports = require('@peculiar/x509');\n", resolveDir: root.pathname, loader: 'js' },
   outfile: 'dist/bundle/x509.cjs',
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  logLevel: 'warning',
 });
 console.log('wrote dist/bundle/');
 
-// V8 code caches for main.cjs and node-vault.cjs, from training runs of the built binary.
+// V8 code caches for the four bundles, from training runs of the built binary.
 await import('./train-code-cache.mjs');
