@@ -155,7 +155,6 @@ function readError(path: string, cause: unknown): never {
   });
 }
 
-
 function invalid(problems: ConfigProblem[]): CertrenderError {
   const lines = problems.map((p) => {
     const at = [p.file, p.line, p.column].filter((x) => x !== undefined).join(':');

@@ -217,6 +217,22 @@ test('recoverJournals: a crash at every point leaves the group entirely old or e
   }
 });
 
+test('recoverJournals finishes a "committed" journal (as builds before the prepared-only swap wrote): new files kept, no litter', async () => {
+  const fx = await groupFixture();
+  await crashes(swapGroup({ groupId: 'web', files: fx.files, journalDir: fx.journalDir, pause: crashAt('committed') }));
+  const file = path.join(fx.journalDir, 'web.json');
+  const journal = JSON.parse(await read(file));
+  assert.is(journal.state, 'prepared', 'this build writes no "committed" state');
+  await fsp.writeFile(file, JSON.stringify({ ...journal, state: 'committed' }));
+  const logged: { event: string; reason: string }[] = [];
+  const res = await recoverJournals({ journalDir: fx.journalDir, log: (event, fields) => logged.push({ event, reason: (fields as { reason: string }).reason }) });
+  assert.equal(res, { rolledForward: ['web'], rolledBack: [] });
+  assert.equal(logged, [{ event: 'journal_rolled_forward', reason: 'interrupted_while_committed' }]);
+  assert.equal(await fx.state(), fx.NEW);
+  await assertNoLitter(fx.dir);
+  assert.equal(await fsp.readdir(fx.journalDir), []);
+});
+
 test('recoverJournals rolls back when a staged file vanished before its rename', async () => {
   const fx = await groupFixture();
   await crashes(swapGroup({ groupId: 'web', files: fx.files, journalDir: fx.journalDir, pause: crashAt('after_rename:0') }));

@@ -12,9 +12,9 @@ export interface KeyInfo {
 
 export type PrivateKeyResult = { ok: true; key: KeyObject; info: KeyInfo } | { ok: false; problems: Problem[] };
 
-/** PKCS#1, SEC1 and PKCS#8 respectively: the formats Vault and OpenSSL write. */
-export const PRIVATE_KEY_LABELS = ['RSA PRIVATE KEY', 'EC PRIVATE KEY', 'PRIVATE KEY'];
+/** The private key labels Vault and OpenSSL write, and the DER format each holds. */
 const DER_TYPES: Record<string, 'pkcs1' | 'sec1' | 'pkcs8'> = { 'RSA PRIVATE KEY': 'pkcs1', 'EC PRIVATE KEY': 'sec1', 'PRIVATE KEY': 'pkcs8' };
+export const PRIVATE_KEY_LABELS = Object.keys(DER_TYPES);
 
 const CURVES: Record<string, { curve: string; bits: number }> = {
   prime256v1: { curve: 'P-256', bits: 256 },
